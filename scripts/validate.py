@@ -1,0 +1,823 @@
+"""Check components and pipeline files the way GitLab does when it creates a pipeline, offline.
+
+gitlab-ci-local checks less than GitLab (it ignores unknown and unused mandatory inputs, uses JavaScript regexes
+instead of RE2, and accepts typos inside an input's definition), so a component that runs locally can still be
+refused by GitLab. This module closes that gap:
+
+- component (`templates/<name>.yml`, `templates/<name>/template.yml`, or any file with a `spec:` header and a body):
+  header against GitLab's CI JSON schema (check-jsonschema's vendored copy), input keys, defaults consistent with
+  type/options/regex, regexes that RE2 can run, `$[[ ]]` blocks naming declared inputs and known functions, no
+  global keywords, and the body rendered with the defaults and with sample inputs, each validated by the schema;
+- pipeline file (`.gitlab-ci.yml`, or any file without a header): the schema, then every
+  `component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@<ref>` resolved to this repository's templates, its inputs
+  checked (unknown, missing mandatory, type/options/regex), the component rendered with them and validated, and
+  the merged pipeline's stages and needs.
+
+`validate_path(path)` returns the problems as `file: where: what` lines; an empty list means valid.
+CLI: `python -m scripts.validate [PATHS...]` (default: every template and `.gitlab-ci.yml`), exit 1 on problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import importlib.resources
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeGuard
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_PATH = "python-ci/catalog"
+
+INPUT_KEYS = ("type", "default", "description", "options", "regex", "rules")
+INPUT_TYPES = ("string", "number", "boolean", "array")
+FUNCTIONS = ("expand_vars", "truncate", "posix_escape")
+COMPONENT_FIELDS = ("name", "sha", "version", "reference")
+# Keywords that act on the whole pipeline: a component that sets them changes every consumer's other jobs.
+GLOBAL_KEYWORDS = (
+    "default",
+    "stages",
+    "variables",
+    "workflow",
+    "include",
+    "image",
+    "services",
+    "before_script",
+    "after_script",
+    "cache",
+)
+DEFAULT_STAGES = (".pre", "build", "test", "deploy", ".post")
+MAX_OPTIONS = 50
+MAX_BLOCK_BYTES = 1024
+MAX_FUNCTIONS = 3
+
+# GitLab's own pattern for an interpolation block.
+_BLOCK = re.compile(r"\$\[\[\s*(?P<access>\S.*?\S|\S)\s*\]\]", re.DOTALL)
+_ACCESS = re.compile(r"^(?P<ctx>inputs|component)\.(?P<key>[A-Za-z0-9_-]+)$")
+_FUNCTION = re.compile(r"^(?P<name>[a-z_]+)(?:\((?P<args>[^()]*)\))?$")
+_COMPONENT_REF = re.compile(r"^(?P<host>[^/]+)/(?P<project>.+)/(?P<name>[^/@]+)(?:@(?P<ref>.*))?$")
+
+Yaml = Any  # a value loaded from YAML: dict, list, str, int, float, bool or None
+
+
+def _is_map(value: object) -> TypeGuard[dict[str, Any]]:
+    """A YAML mapping (its keys are read as the strings GitLab's keywords are)."""
+    return isinstance(value, dict)
+
+
+def _is_list(value: object) -> TypeGuard[list[Any]]:
+    return isinstance(value, list)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if _is_map(value) else {}
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader plus GitLab's `!reference [job, key]` tag (read as the list it holds)."""
+
+
+def _construct_reference(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "!reference needs a list", node.start_mark)
+    return loader.construct_sequence(node)
+
+
+_Loader.add_constructor("!reference", _construct_reference)
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.Draft7Validator:
+    resource = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / "gitlab-ci.json"
+    return jsonschema.Draft7Validator(json.loads(resource.read_text(encoding="utf-8")))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# loading
+
+
+@dataclass
+class Document:
+    """A CI file split the way GitLab splits it: an optional `spec:` header, then the body."""
+
+    path: Path
+    header: dict[str, Any] | None
+    body: Yaml
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        raw = _mapping((self.header or {}).get("spec")).get("inputs")
+        if not _is_map(raw):
+            return {}
+        return {str(name): (value if _is_map(value) else {}) for name, value in raw.items()}
+
+
+class LoadError(Exception):
+    """The file cannot be read as a CI file at all."""
+
+
+def load_document(path: Path) -> Document:
+    """Read `path` as GitLab does: one or two YAML documents, the first a `spec:` header when there are two."""
+    try:
+        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}" if mark is not None else "yaml"
+        raise LoadError(f"{where}: invalid YAML: {exc.problem}") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise LoadError(f"cannot read: {exc}") from exc
+    while len(docs) > 1 and docs[-1] is None:  # a trailing `---` opens an empty document
+        docs.pop()
+    if len(docs) == 2 and docs[1] is None:
+        docs.pop()
+    if not docs or docs == [None]:
+        raise LoadError("file: empty")
+    if len(docs) > 2:
+        raise LoadError("file: more than two YAML documents (a header and a body are allowed)")
+    if len(docs) == 2:
+        header = docs[0]
+        if not _is_map(header) or "spec" not in header:
+            raise LoadError("header: the first of two documents must be a `spec:` header")
+        return Document(path, header, docs[1])
+    only = docs[0]
+    if _is_map(only) and set(only) == {"spec"}:
+        raise LoadError("file: a `spec:` header with no body after `---`")
+    return Document(path, None, only)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# input values
+
+
+def _type_of(value: Yaml) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if _is_list(value):
+        return "array"
+    return type(value).__name__
+
+
+def check_value(name: str, spec: Mapping[str, Any], value: Yaml, what: str = "value") -> list[str]:
+    """Problems GitLab reports for `value` given to input `name` (type, options, regex)."""
+    expected = spec.get("type", "string")
+    if expected not in INPUT_TYPES:
+        return []
+    if _type_of(value) != expected:
+        return [f"`{name}` input: {what} {json.dumps(value)} is not a {expected}"]
+    options = spec.get("options")
+    if _is_list(options) and value not in options:
+        allowed = ", ".join(json.dumps(o) for o in options)
+        return [f"`{name}` input: {what} {json.dumps(value)} is not one of the allowed options ({allowed})"]
+    regex = spec.get("regex")
+    if isinstance(regex, str) and isinstance(value, str) and _re2_problem(regex) is None:
+        try:
+            matched = re.search(regex, value) is not None
+        except re.error:
+            return []  # reported once by the header check
+        if not matched:
+            return [f"`{name}` input: {what} {json.dumps(value)} does not match the required regex {regex}"]
+    return []
+
+
+# A regex's tokens: an escape, a character class (its contents never form a group or quantifier), or one char.
+_RE_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]])*\]|.", re.DOTALL)
+_RE2_LACKS = (
+    (re.compile(r"\(\?<[=!]"), "lookbehind (?<=...) / (?<!...)"),
+    (re.compile(r"\(\?[=!]"), "lookahead (?=...) / (?!...)"),
+    (re.compile(r"\(\?P="), "backreference (?P=name)"),
+    (re.compile(r"\(\?>"), "atomic group (?>...)"),
+    (re.compile(r"\(\?\("), "conditional group (?(...)...)"),
+    (re.compile(r"[*+?}]\+"), "possessive quantifier (*+, ++, ?+, {n}+)"),
+)
+
+
+def _re2_problem(pattern: str) -> str | None:
+    """Why RE2 (GitLab's regex engine) would refuse `pattern`, or None. Python's `re` checks the rest."""
+    skeleton: list[str] = []
+    for token in _RE_TOKEN.findall(pattern):
+        if token[:1] == "\\" and len(token) == 2:
+            if token[1] in "123456789kg":
+                return f"backreference {token} is not supported by RE2"
+            if token[1] == "Z":
+                return "\\Z is not supported by RE2 (use $)"
+            skeleton.append("e")  # an escaped char is a literal: it cannot start a group or a quantifier
+        elif token[:1] == "[" and len(token) > 1:
+            skeleton.append("c")
+        else:
+            skeleton.append(token)
+    flat = "".join(skeleton)
+    for construct, what in _RE2_LACKS:
+        if construct.search(flat):
+            return f"{what} is not supported by RE2"
+    return None
+
+
+def _sample_values(spec: Mapping[str, Any]) -> list[Yaml]:
+    """Values other than the default that a consumer could pass, to render the body with."""
+    kind = spec.get("type", "string")
+    default = spec.get("default")
+    options = spec.get("options")
+    if _is_list(options):
+        return [o for o in options if o != default]
+    by_kind: dict[str, list[Yaml]] = {
+        "boolean": [not default] if isinstance(default, bool) else [True, False],
+        "number": [default + 1] if isinstance(default, int | float) and not isinstance(default, bool) else [1],
+        "array": [default[:1]] if _is_list(default) and len(default) > 1 else [],
+    }
+    if kind in by_kind:
+        return by_kind[kind]
+    regex = spec.get("regex")
+    if not isinstance(regex, str):
+        return ["Sample value 1"]
+    try:
+        compiled = re.compile(regex)
+    except re.error:
+        return []
+    candidates = ["sample", "sample-value", "Sample value 1", "1.0.0", "3.12", "src", ".", "a", "1", "0", ""]
+    return [c for c in candidates if c != default and compiled.search(c)][:1]
+
+
+def _mandatory_sample(spec: Mapping[str, Any]) -> tuple[bool, Yaml]:
+    """A value for an input without a default, so the body can still be rendered."""
+    kind = spec.get("type", "string")
+    if kind == "array":
+        return True, []
+    samples = _sample_values(spec)
+    if samples:
+        return True, samples[0]
+    return False, None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# interpolation
+
+
+@dataclass
+class _Block:
+    raw: str
+    context: str
+    key: str
+    functions: list[tuple[str, list[str]]]
+
+
+def _parse_block(access: str) -> _Block | str:
+    """The parts of one `$[[ ... ]]` block, or a problem."""
+    if len(access.encode()) > MAX_BLOCK_BYTES:
+        return f"interpolation block longer than {MAX_BLOCK_BYTES} bytes"
+    parts = [p.strip() for p in access.split("|")]
+    match = _ACCESS.match(parts[0])
+    if match is None:
+        return f"`$[[ {access} ]]`: expected `inputs.<name>` or `component.<field>`"
+    functions: list[tuple[str, list[str]]] = []
+    for part in parts[1:]:
+        fmatch = _FUNCTION.match(part)
+        if fmatch is None or fmatch.group("name") not in FUNCTIONS:
+            return f"`$[[ {access} ]]`: unknown function `{part}` (known: {', '.join(FUNCTIONS)})"
+        args = [a.strip() for a in (fmatch.group("args") or "").split(",") if a.strip()]
+        if fmatch.group("name") == "truncate" and (len(args) != 2 or not all(a.isdigit() for a in args)):
+            return f"`$[[ {access} ]]`: truncate needs two non-negative integers, truncate(offset, length)"
+        functions.append((fmatch.group("name"), args))
+    if len(functions) > MAX_FUNCTIONS:
+        return f"`$[[ {access} ]]`: at most {MAX_FUNCTIONS} functions per block"
+    return _Block(access, match.group("ctx"), match.group("key"), functions)
+
+
+def _strings(node: Yaml, where: str) -> Iterator[tuple[str, str]]:
+    """Every string (mapping keys included) in `node`, with a dotted location."""
+    if isinstance(node, str):
+        yield where, node
+    elif _is_map(node):
+        for key, value in node.items():
+            here = f"{where}.{key}" if where else str(key)
+            yield here, str(key)
+            yield from _strings(value, here)
+    elif _is_list(node):
+        for index, item in enumerate(node):
+            yield from _strings(item, f"{where}[{index}]")
+
+
+def _apply(functions: list[tuple[str, list[str]]], value: Yaml) -> Yaml:
+    for name, args in functions:
+        text = value if isinstance(value, str) else _as_text(value)
+        if name == "truncate":
+            offset, length = int(args[0]), int(args[1])
+            value = text[offset : offset + length]
+        elif name == "posix_escape":
+            value = re.sub(r"([^A-Za-z0-9_\-.,:+/@\n])", r"\\\1", text).replace("\n", "'\n'")
+        else:  # expand_vars: CI variables are expanded by GitLab at this point; the shape stays a string
+            value = text
+    return value
+
+
+def _as_text(value: Yaml) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class _RenderError(Exception):
+    pass
+
+
+def render(node: Yaml, inputs: Mapping[str, Yaml], component: Mapping[str, Yaml] | None = None) -> Yaml:
+    """`node` with every `$[[ ]]` block replaced as GitLab does: a string that is exactly one block takes the
+    input's typed value (an array stays an array); a block inside a longer string becomes text."""
+    context = {"inputs": inputs, "component": component or {}}
+
+    def value_of(access: str) -> Yaml:
+        block = _parse_block(access)
+        if isinstance(block, str):
+            raise _RenderError(block)
+        values = context[block.context]
+        if block.key not in values:
+            raise _RenderError(f"unknown interpolation key `{block.context}.{block.key}`")
+        return _apply(block.functions, values[block.key])
+
+    def walk(item: Yaml) -> Yaml:
+        if isinstance(item, str):
+            whole = _BLOCK.fullmatch(item)
+            if whole is not None:
+                return value_of(whole.group("access"))
+            return _BLOCK.sub(lambda m: _as_text(value_of(m.group("access"))), item)
+        if _is_map(item):
+            out: dict[Any, Any] = {}
+            for key, value in item.items():
+                new_key = walk(key)
+                if not isinstance(new_key, str | int | float | bool):
+                    raise _RenderError(f"key `{key}` renders to a {_type_of(new_key)}")
+                out[new_key] = walk(value)
+            return out
+        if _is_list(item):
+            return [walk(i) for i in item]
+        return item
+
+    return walk(node)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# schema
+
+
+def schema_problems(data: Yaml, prefix: str) -> list[str]:
+    """GitLab CI schema violations in `data`, each as `where: what`, the most specific cause first."""
+    found: list[str] = []
+    errors: list[jsonschema.ValidationError] = list(
+        _schema_validator().iter_errors(data)  # pyright: ignore[reportUnknownMemberType]
+    )
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        cause = _deepest(error)
+        where = ".".join(str(p) for p in cause.absolute_path) or "(top)"
+        found.append(f"{prefix}{where}: {_short(cause.message)}")
+    return found
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For oneOf/anyOf failures, the branch error that went deepest: it names the real mistake."""
+    if not error.context:
+        return error
+    best = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.context or [])))
+    if len(best.absolute_path) <= len(error.absolute_path) and best.validator in ("type", "oneOf", "anyOf"):
+        return error
+    return _deepest(best)
+
+
+def _short(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------------------------
+# problems
+
+
+@dataclass
+class _Report:
+    path: Path
+    problems: list[str] = field(default_factory=list[str])
+    _seen: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
+
+    def add(self, where: str, what: str, label: str = "") -> None:
+        """Record a problem once: the same one found again with other sample inputs (`label`) is not repeated."""
+        if (where, what) in self._seen:
+            return
+        self._seen.add((where, what))
+        self.problems.append(f"{_display(self.path)}: {where}{f' ({label})' if label else ''}: {what}")
+
+    def has(self, where: str) -> bool:
+        return any(seen == where or seen.startswith(f"{where}.") for seen, _ in self._seen)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# components
+
+
+def _check_header(doc: Document, report: _Report) -> None:
+    header = doc.header
+    if header is None:
+        report.add("header", "a component needs a `spec:` header document followed by `---` and the body")
+        return
+    for key in header:
+        if key != "spec":
+            report.add("header", f"unexpected top-level key `{key}` (the header holds only `spec:`)")
+    spec = header.get("spec")
+    if _is_map(spec) and "inputs" in spec and not spec["inputs"]:
+        report.add("spec.inputs", "empty `inputs:` makes the catalog release fail; use an empty `spec:` instead")
+    inputs = (spec or {}).get("inputs") if _is_map(spec) else None
+    if _is_map(inputs):
+        for name, definition in inputs.items():
+            _check_input(str(name), definition, report)
+    # The schema last: where the checks above already named the mistake, its vaguer message adds nothing.
+    for problem in schema_problems({"spec": spec} if spec is not None else {"spec": {}}, ""):
+        where, _, what = problem.partition(": ")
+        if not report.has(where):
+            report.add(where, what)
+
+
+def _check_input(name: str, definition: Yaml, report: _Report) -> None:
+    where = f"spec.inputs.{name}"
+    if definition is None:
+        definition = {}
+    if not _is_map(definition):
+        report.add(where, "an input definition must be a mapping")
+        return
+    for key in definition:
+        if key not in INPUT_KEYS:
+            report.add(where, f"unknown key `{key}`{_suggest(str(key), INPUT_KEYS)} (allowed: {', '.join(INPUT_KEYS)})")
+    if not definition.get("description"):
+        report.add(where, "no `description` (every input documents itself; the README table is built from it)")
+    kind = definition.get("type", "string")
+    if kind not in INPUT_TYPES:
+        report.add(f"{where}.type", f"`{kind}` is not an input type{_suggest(str(kind), INPUT_TYPES)}")
+        return
+    if "options" in definition:
+        _check_options(f"{where}.options", kind, definition["options"], report)
+    if "regex" in definition:
+        _check_regex(f"{where}.regex", kind, definition["regex"], report)
+    if "rules" in definition and ("options" in definition or "default" in definition):
+        report.add(where, "`rules` cannot be combined with top-level `options` or `default`")
+    if "default" in definition and not report.has(f"{where}.options") and not report.has(f"{where}.regex"):
+        for problem in check_value(name, definition, definition["default"], "default"):
+            report.add(f"{where}.default", problem)
+
+
+def _check_options(where: str, kind: str, options: Yaml, report: _Report) -> None:
+    if kind not in ("string", "number"):
+        report.add(where, f"options are allowed for string and number inputs, not {kind}")
+    elif not _is_list(options) or not options:
+        report.add(where, "options must be a non-empty list")
+    else:
+        if len(options) > MAX_OPTIONS:
+            report.add(where, f"at most {MAX_OPTIONS} options")
+        for option in options:
+            if _type_of(option) != kind:
+                report.add(where, f"option {json.dumps(option)} is not a {kind}")
+
+
+def _check_regex(where: str, kind: str, regex: Yaml, report: _Report) -> None:
+    if kind != "string":
+        report.add(where, f"regex is allowed for string inputs only, not {kind}")
+        return
+    if not isinstance(regex, str):
+        report.add(where, "regex must be a string")
+        return
+    try:
+        re.compile(regex)
+        problem = _re2_problem(regex)
+    except re.error as exc:
+        problem = f"invalid regular expression: {exc}"
+    if problem:
+        report.add(where, problem)
+
+
+def _interpolation_problems(doc: Document, report: _Report) -> None:
+    declared = set(doc.inputs)
+    fields = _mapping((doc.header or {}).get("spec")).get("component")
+    component_fields = set(fields) if _is_list(fields) else set[str]()
+    for where_in_body, text in _strings(doc.body, ""):
+        where = f"body.{where_in_body}"
+        leftover = _BLOCK.sub("", text)
+        if "$[[" in leftover:
+            report.add(where, f"malformed interpolation in {json.dumps(text)[:80]}")
+        for match in _BLOCK.finditer(text):
+            block = _parse_block(match.group("access"))
+            if isinstance(block, str):
+                report.add(where, block)
+            elif block.context == "inputs" and block.key not in declared:
+                report.add(where, f"unknown input `{block.key}`{_suggest(block.key, sorted(declared))}")
+            elif block.context == "component" and block.key not in component_fields:
+                if block.key not in COMPONENT_FIELDS:
+                    report.add(where, f"unknown component field `{block.key}` (known: {', '.join(COMPONENT_FIELDS)})")
+                else:
+                    report.add(where, f"`component.{block.key}` used but not listed in `spec:component`")
+
+
+def _component_context(doc: Document) -> dict[str, Yaml]:
+    name = doc.path.parent.name if doc.path.name == "template.yml" else doc.path.stem
+    return {"name": name, "sha": "0" * 40, "version": "1.0.0", "reference": "1.0.0"}
+
+
+def _check_rendered(body: Yaml, report: _Report, label: str) -> None:
+    if not _is_map(body):
+        report.add("body", "the body must be a mapping of jobs", label)
+        return
+    for key in body:
+        if key in GLOBAL_KEYWORDS:
+            report.add(f"body.{key}", f"global keyword `{key}` is not allowed in a component (it changes every job)")
+    jobs = {k: v for k, v in body.items() if k not in GLOBAL_KEYWORDS}
+    if not any(not str(k).startswith(".") for k in jobs):
+        report.add("body", "no job (only hidden jobs or nothing)", label)
+    for problem in schema_problems(jobs, ""):
+        where, _, what = problem.partition(": ")
+        report.add(f"body.{where}", what, label)
+
+
+def _input_variants(inputs: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, dict[str, Yaml]] | str]:
+    """(label, input values) to render the body with: the defaults, then each sample value of each input, then
+    all samples at once. A str item is a problem (a mandatory input with no usable sample)."""
+    base: dict[str, Yaml] = {}
+    for name, spec in inputs.items():
+        if "default" in spec:
+            base[name] = spec["default"]
+            continue
+        found, value = _mandatory_sample(spec)
+        if not found:
+            yield f"`{name}` input: no default and no sample value matches its regex; cannot render the body"
+            return
+        base[name] = value
+    yield "with defaults", dict(base)
+    combined = dict(base)
+    for name, spec in inputs.items():
+        for value in _sample_values(spec):
+            if check_value(name, spec, value):
+                continue
+            yield f"with {name}={json.dumps(value)}", {**base, name: value}
+            combined[name] = value
+    if combined != base:
+        yield "with all sample inputs", combined
+
+
+def _check_component(doc: Document, report: _Report) -> None:
+    _check_header(doc, report)
+    _interpolation_problems(doc, report)
+    if report.problems:
+        return  # rendering a body whose spec or blocks are broken only repeats the same problems
+    context = _component_context(doc)
+    for variant in _input_variants(doc.inputs):
+        if isinstance(variant, str):
+            report.add("spec.inputs", variant)
+            return
+        label, values = variant
+        try:
+            body = render(doc.body, values, context)
+        except _RenderError as exc:
+            report.add("body", str(exc), label)
+            continue
+        _check_rendered(body, report, label)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pipelines
+
+
+def _includes(body: Mapping[str, Any]) -> list[Yaml]:
+    raw = body.get("include")
+    if raw is None:
+        return []
+    return list(raw) if _is_list(raw) else [raw]
+
+
+def find_component(catalog: Path, name: str) -> Path | None:
+    """The template file GitLab would use for component `name` in the catalogue at `catalog`."""
+    for candidate in (catalog / "templates" / f"{name}.yml", catalog / "templates" / name / "template.yml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _project_root(path: Path) -> Path:
+    """The project a pipeline file belongs to: its nearest ancestor holding `templates/` (else this repo)."""
+    for parent in path.resolve().parents:
+        if (parent / "templates").is_dir() or (parent / ".git").exists():
+            return parent if (parent / "templates").is_dir() else ROOT
+    return ROOT
+
+
+def _resolve(reference: str, pipeline: Path) -> tuple[Path | None, str | None, str]:
+    """(catalogue root or None when external, problem, component name) for a `component:` reference."""
+    match = _COMPONENT_REF.match(reference)
+    if match is None:
+        return None, f"`{reference}` is not `<host>/<project path>/<name>@<version>`", ""
+    if not match.group("ref"):
+        return None, f"`{reference}` has no `@<version>` (a SHA, tag, branch or ~latest)", match.group("name")
+    project = match.group("project")
+    if project == "$CI_PROJECT_PATH":
+        return _project_root(pipeline), None, match.group("name")
+    if project == CATALOG_PATH:
+        return ROOT, None, match.group("name")
+    return None, None, match.group("name")
+
+
+def _check_pipeline(doc: Document, report: _Report) -> None:
+    body = doc.body
+    if doc.header is not None:
+        _check_header_pipeline(doc, report)
+        values = {n: s.get("default") for n, s in doc.inputs.items()}
+        try:
+            body = render(body, values)
+        except _RenderError as exc:
+            report.add("body", str(exc))
+            return
+    if not _is_map(body):
+        report.add("(top)", "a pipeline file must be a mapping")
+        return
+    for problem in schema_problems(body, ""):
+        where, _, what = problem.partition(": ")
+        report.add(where, what)
+    merged: dict[str, Any] = {}
+    complete = True  # every included file was rendered here, so the merged jobs and stages are all known
+    for index, entry in enumerate(_includes(body)):
+        rendered: Yaml = None
+        if _is_map(entry) and "component" in entry:
+            rendered = _check_component_include(doc.path, index, entry, report)
+        elif _is_map(entry) and isinstance(entry.get("local"), str):
+            local = _project_root(doc.path) / str(entry["local"]).lstrip("/")
+            if "*" not in local.name and not local.is_file():
+                report.add(f"include[{index}]", f"local file `{entry['local']}` does not exist")
+        if _is_map(rendered):
+            merged.update(rendered)
+        else:
+            complete = False
+    merged.update({k: v for k, v in body.items() if k != "include"})
+    if complete:
+        _check_stages_and_needs(merged, report)
+
+
+def _check_header_pipeline(doc: Document, report: _Report) -> None:
+    for name, definition in doc.inputs.items():
+        _check_input(name, definition, report)
+    for problem in schema_problems({"spec": (doc.header or {}).get("spec")}, ""):
+        where, _, what = problem.partition(": ")
+        if not report.has(where):
+            report.add(where, what)
+
+
+def _included_component(pipeline: Path, where: str, reference: str, report: _Report) -> Document | None:
+    """The component a `component:` include names, when it is one of this catalogue's; else None."""
+    catalog, problem, name = _resolve(reference, pipeline)
+    if problem:
+        report.add(where, problem)
+        return None
+    if catalog is None:
+        return None  # another project's component: only that GitLab can check it
+    template = find_component(catalog, name)
+    if template is None:
+        report.add(where, f"no component `{name}` (neither templates/{name}.yml nor templates/{name}/template.yml)")
+        return None
+    try:
+        return load_document(template)
+    except LoadError as exc:
+        report.add(where, f"component file {_display(template)}: {exc}")
+        return None
+
+
+def _check_component_include(pipeline: Path, index: int, entry: Mapping[str, Any], report: _Report) -> Yaml:
+    reference = str(entry["component"])
+    where = f"include[{index}] ({_resolve(reference, pipeline)[2] or reference})"
+    component = _included_component(pipeline, where, reference, report)
+    if component is None:
+        return None
+    given: Yaml = entry.get("inputs") or {}
+    if not _is_map(given):
+        report.add(f"{where}.inputs", "inputs must be a mapping")
+        return None
+    if not _given_inputs_ok(component, given, f"{where}.inputs", report):
+        return None
+    values = {k: s.get("default") for k, s in component.inputs.items()} | given
+    try:
+        body = render(component.body, values, _component_context(component))
+    except _RenderError as exc:
+        report.add(where, f"rendering {_display(component.path)}: {exc}")
+        return None
+    for problem in schema_problems(body, ""):
+        loc, _, what = problem.partition(": ")
+        report.add(f"{where}: {loc}", what)
+    return body
+
+
+def _given_inputs_ok(component: Document, given: Mapping[str, Yaml], where: str, report: _Report) -> bool:
+    """Report what GitLab refuses in a consumer's inputs: unknown names, missing mandatory ones, bad values."""
+    before = len(report.problems)
+    declared = component.inputs
+    if component.header is None and given:
+        report.add(where, "the component has no `spec:inputs` header, so it takes no inputs")
+        return False
+    for key in given:
+        if key not in declared:
+            report.add(where, f"unknown input `{key}`{_suggest(str(key), sorted(declared))}")
+    for key, spec in declared.items():
+        if "default" not in spec and "rules" not in spec and key not in given:
+            report.add(where, f"missing mandatory input `{key}`")
+    for key, value in given.items():
+        if key in declared:
+            for msg in check_value(str(key), declared[key], value):
+                report.add(f"{where}.{key}", msg)
+    return len(report.problems) == before
+
+
+def _check_stages_and_needs(merged: Mapping[str, Any], report: _Report) -> None:
+    stages_raw = merged.get("stages")
+    stages = [str(s) for s in stages_raw] if _is_list(stages_raw) else list(DEFAULT_STAGES)
+    stages = [".pre", *stages, ".post"]
+    jobs = {
+        str(k): v for k, v in merged.items() if _is_map(v) and k not in GLOBAL_KEYWORDS and not str(k).startswith(".")
+    }
+    for name, job in jobs.items():
+        stage = job.get("stage", "test")
+        if isinstance(stage, str) and stage not in stages:
+            report.add(f"{name}.stage", f"stage `{stage}` is not in the pipeline's stages ({', '.join(stages)})")
+        needs = job.get("needs")
+        for need in needs if _is_list(needs) else []:
+            target: Yaml = need
+            if _is_map(need):
+                if need.get("optional") or "pipeline" in need or "project" in need:
+                    continue
+                target = need.get("job")
+            if isinstance(target, str) and "$" not in target and target not in jobs:
+                report.add(f"{name}.needs", f"needs `{target}`, which is not a job of this pipeline")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# entry points
+
+
+def is_component(path: Path, doc: Document) -> bool:
+    """A component is a file under `templates/` or any file with a header that is not a `.gitlab-ci.yml`."""
+    if "templates" in path.resolve().parts[:-1]:
+        return True
+    return doc.header is not None and path.name != ".gitlab-ci.yml"
+
+
+def validate_path(path: Path) -> list[str]:
+    """Problems in the component template or pipeline file at `path` (`file: where: what`); empty = valid."""
+    report = _Report(path)
+    try:
+        doc = load_document(path)
+    except LoadError as exc:
+        where, _, what = str(exc).partition(": ")
+        report.add(where, what)
+        return report.problems
+    if is_component(path, doc):
+        _check_component(doc, report)
+    else:
+        _check_pipeline(doc, report)
+    return report.problems
+
+
+def default_paths(root: Path = ROOT) -> list[Path]:
+    """Every component template and the root pipeline file."""
+    templates = root / "templates"
+    paths = sorted(templates.glob("*.yml")) + sorted(templates.glob("*/template.yml"))
+    pipeline = root / ".gitlab-ci.yml"
+    return paths + ([pipeline] if pipeline.is_file() else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.validate", description="Check CI files as GitLab does.")
+    parser.add_argument("paths", nargs="*", type=Path, help="components or pipeline files (default: all)")
+    args = parser.parse_args(argv)
+    paths: list[Path] = args.paths or default_paths()
+    problems = [line for path in paths for line in validate_path(path)]
+    for line in problems:
+        print(line)
+    checked = len(paths)
+    print(f"{checked} file(s) checked, {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""What running a pipeline locally with gitlab-ci-local needs, shared by the runner (`scripts.pipeline`), the
+benchmark and the tests (`tests/engine.py`).
+
+Components are included as `$CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@$CI_COMMIT_SHA`; gitlab-ci-local resolves such
+an include from the repository it runs in when that repository's `origin` names the catalogue's project path and the
+ref is HEAD. So every local run happens in a throw-away git repository whose origin is `CATALOG_REMOTE`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
+CATALOG_PATH = "python-ci/catalog"
+
+# Jobs run on this host's shell, each in its own copy of the repository, with real artifacts and caches.
+ENGINE_FLAGS = (
+    "--force-shell-executor",
+    "--shell-isolation",
+    "--no-artifacts-to-source",
+    "--color=false",
+    "--max-job-name-padding=0",
+)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+_TIMESTAMP = r"(?:\[[\d:]+\s+[^\]]*\]\s)?"  # `--timestamps` prefix: [HH:MM:SS elapsed]
+_FINISHED = re.compile(rf"^{_TIMESTAMP}(?P<job>.+?) finished in (?P<num>[\d.]+) (?P<unit>h|min|s|ms|μs|ns)\b")
+_UNITS = {"h": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "μs": 1e-6, "ns": 1e-9}
+_MAX_FILENAME = 238  # gitlab-ci-local's limit for the names of its per-job folders
+
+
+def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH."""
+    env = dict(os.environ)
+    path = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv-bootstrap" / "bin"), env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(path)
+    env.pop("VIRTUAL_ENV", None)
+    env.update(extra or {})
+    return env
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity and return its stdout."""
+    cmd = ["git", "-c", "user.name=python-ci local", "-c", "user.email=local@python-ci.invalid", *args]
+    done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def worktree_files(root: Path) -> list[str]:
+    """The files a commit of `root` would hold if everything were added: tracked plus untracked-not-ignored."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return sorted({f for f in out.split("\0") if f and (root / f).is_file()})
+
+
+def copy_worktree(root: Path, dest: Path) -> int:
+    """Copy the working tree of `root` (see `worktree_files`) into `dest`; returns the number of files."""
+    files = worktree_files(root)
+    for rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, target, follow_symlinks=False)
+    return len(files)
+
+
+def init_repo(dest: Path, *, remote: str = CATALOG_REMOTE, message: str = "local pipeline") -> str:
+    """Make `dest` a git repository with everything committed on `main`, `origin` = `remote`; returns the SHA."""
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "remote", "add", "origin", remote)
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "--no-verify", "-m", message)
+    # origin/HEAD lets gitlab-ci-local find the default branch (CI_DEFAULT_BRANCH) without a network call.
+    git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")
+    git(dest, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    return git(dest, "rev-parse", "HEAD")
+
+
+def engine_command(
+    *args: str,
+    variables: Mapping[str, str] | None = None,
+    inputs: Mapping[str, str] | None = None,
+    timestamps: bool = False,
+) -> list[str]:
+    """The gitlab-ci-local command line; `inputs` values are JSON as its `--input` expects (strings quoted)."""
+    cmd = ["gitlab-ci-local", *ENGINE_FLAGS]
+    if timestamps:
+        cmd.append("--timestamps")
+    for flag, pairs in (("--variable", variables), ("--input", inputs)):
+        for key, value in (pairs or {}).items():
+            cmd += [flag, f"{key}={value}"]
+    return [*cmd, *args]
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def parse_statuses(output: str) -> dict[str, str]:
+    """Job name -> PASS, FAIL or WARN, from the run's closing summary."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        match = _STATUS_LINE.match(line)
+        if match:
+            found[match.group(2)] = match.group(1)
+    return found
+
+
+def parse_durations(output: str) -> dict[str, float]:
+    """Job name -> seconds, from the `<job> finished in <time>` lines (a job's own lines never start that way)."""
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        match = _FINISHED.match(line)
+        if match:
+            found[match.group("job")] = float(match.group("num")) * _UNITS[match.group("unit")]
+    return found
+
+
+def safe_job_name(name: str) -> str:
+    """The folder name gitlab-ci-local uses for a job (artifacts, builds, output): every run of characters other
+    than letters, digits, `_` and `-` becomes its unpadded base64, and very long names end in a hash."""
+
+    def encode(match: re.Match[str]) -> str:
+        return base64.urlsafe_b64encode(match.group().encode()).decode().rstrip("=")
+
+    safe = re.sub(r"[^A-Za-z0-9_-]+", encode, name)
+    if len(safe) <= _MAX_FILENAME:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{safe[: _MAX_FILENAME - 1 - len(digest)]}-{digest}"
+
+
+def slug(name: str) -> str:
+    """A readable folder name for a job (`pytest: [3.12]` -> `pytest-3.12`)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "job"

@@ -4,45 +4,44 @@ A test builds a throw-away git repository that holds the catalogue's `templates/
 plus the project under test, then runs gitlab-ci-local in it. Components are included as
 `$CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@$CI_COMMIT_SHA`, which gitlab-ci-local resolves from this repository
 because its `origin` remote names the catalog's path and the ref is HEAD.
-The repository-building and engine code is shared with the local pipeline runner (scripts/localci.py).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.localci import (
-    CATALOG_PATH,
-    CATALOG_REMOTE,
-    ROOT,
-    engine_command,
-    engine_env,
-    git,
-    init_repo,
-    parse_statuses,
-    safe_job_name,
-    strip_ansi,
-)
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
+CATALOG_PATH = "python-ci/catalog"
 
-__all__ = [
-    "CATALOG_PATH",
-    "CATALOG_REMOTE",
-    "ROOT",
-    "PipelineRun",
-    "engine_env",
-    "git",
-    "include",
-    "make_repo",
-    "run_pipeline",
-]
-
+_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _IGNORED = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gitlab-ci-local", "node_modules"
 )
+
+
+def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH."""
+    env = dict(os.environ)
+    path = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv-bootstrap" / "bin"), env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(path)
+    env.pop("VIRTUAL_ENV", None)
+    env.update(extra or {})
+    return env
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity and return its stdout."""
+    cmd = ["git", "-c", "user.name=python-ci tests", "-c", "user.email=tests@python-ci.invalid", *args]
+    done = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 def make_repo(
@@ -67,7 +66,10 @@ def make_repo(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     (dest / ".gitlab-ci.yml").write_text(ci_yaml)
-    init_repo(dest, remote=remote, message="test fixture")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "remote", "add", "origin", remote)
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "test fixture")
     return dest
 
 
@@ -82,15 +84,20 @@ class PipelineRun:
     @property
     def statuses(self) -> dict[str, str]:
         """Job name -> PASS, FAIL or WARN, from the run's closing summary."""
-        return parse_statuses(self.output)
+        found: dict[str, str] = {}
+        for line in self.output.splitlines():
+            match = _STATUS_LINE.match(line)
+            if match:
+                found[match.group(2)] = match.group(1)
+        return found
 
     def artifacts(self, job: str) -> Path:
         """The folder holding the artifacts `job` exported (paths, and dotenv reports under .gitlab-ci-reports)."""
-        return self.repo / ".gitlab-ci-local" / "artifacts" / safe_job_name(job)
+        return self.repo / ".gitlab-ci-local" / "artifacts" / job
 
     def log(self, job: str) -> str:
         """The job's own log."""
-        return strip_ansi((self.repo / ".gitlab-ci-local" / "output" / f"{safe_job_name(job)}.log").read_text())
+        return _ANSI.sub("", (self.repo / ".gitlab-ci-local" / "output" / f"{job}.log").read_text())
 
 
 def run_pipeline(
@@ -104,7 +111,10 @@ def run_pipeline(
     """Run gitlab-ci-local in `repo` (extra CLI `args`, e.g. job names) and collect what it produced.
 
     `inputs` values are JSON as gitlab-ci-local's `--input` expects (strings quoted)."""
-    cmd = engine_command(*args, variables=variables, inputs=inputs)
+    cmd = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source"]
+    cmd += ["--color=false", "--max-job-name-padding=0"]
+    cmd += _flags("--variable", variables) + _flags("--input", inputs)
+    cmd += list(args)
     done = subprocess.run(
         cmd,
         cwd=repo,
@@ -115,7 +125,14 @@ def run_pipeline(
         check=False,
         stdin=subprocess.DEVNULL,
     )
-    return PipelineRun(repo=repo, returncode=done.returncode, output=strip_ansi(done.stdout + done.stderr))
+    return PipelineRun(repo=repo, returncode=done.returncode, output=_ANSI.sub("", done.stdout + done.stderr))
+
+
+def _flags(flag: str, pairs: Mapping[str, str] | None) -> list[str]:
+    out: list[str] = []
+    for key, value in (pairs or {}).items():
+        out += [flag, f"{key}={value}"]
+    return out
 
 
 def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:

@@ -8,6 +8,7 @@ because its `origin` remote names the catalog's path and the ref is HEAD.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -27,12 +28,29 @@ _IGNORED = shutil.ignore_patterns(
 )
 
 
+def _pyenv_versions() -> str | None:
+    """All pyenv interpreters, the current one first, so shell jobs find `python3.10` ... `python3.13` (a job's
+    image is ignored by the shell executor: `uv venv --python X.Y` is what makes a Python matrix real here)."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout.split()
+    current = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False).stdout.strip()
+    ordered = [v for v in current.split(":") if v] + [v for v in listed if v not in current.split(":")]
+    return ":".join(ordered) or None
+
+
 def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH."""
+    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH, every pyenv
+    interpreter reachable, and uv never downloading a Python."""
     env = dict(os.environ)
     path = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv-bootstrap" / "bin"), env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(path)
     env.pop("VIRTUAL_ENV", None)
+    versions = _pyenv_versions()
+    if versions and "PYENV_VERSION" not in env:
+        env["PYENV_VERSION"] = versions
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     env.update(extra or {})
     return env
 
@@ -93,11 +111,21 @@ class PipelineRun:
 
     def artifacts(self, job: str) -> Path:
         """The folder holding the artifacts `job` exported (paths, and dotenv reports under .gitlab-ci-reports)."""
-        return self.repo / ".gitlab-ci-local" / "artifacts" / job
+        return self.repo / ".gitlab-ci-local" / "artifacts" / safe_job_name(job)
 
     def log(self, job: str) -> str:
         """The job's own log."""
-        return _ANSI.sub("", (self.repo / ".gitlab-ci-local" / "output" / f"{job}.log").read_text())
+        return _ANSI.sub("", (self.repo / ".gitlab-ci-local" / "output" / f"{safe_job_name(job)}.log").read_text())
+
+
+def safe_job_name(job: str) -> str:
+    """The file name gitlab-ci-local gives a job's artifacts and log: each run of characters outside [A-Za-z0-9_-]
+    becomes its unpadded base64url (so `pytest: [3.10]` is `pytestOiBb3Lg10XQ`)."""
+
+    def encode(match: re.Match[str]) -> str:
+        return base64.urlsafe_b64encode(match.group(0).encode()).decode().rstrip("=")
+
+    return re.sub(r"[^\w-]+", encode, job, flags=re.ASCII)
 
 
 def run_pipeline(

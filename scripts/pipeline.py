@@ -1,0 +1,333 @@
+"""Run this repository's own `.gitlab-ci.yml` locally, as GitLab would run it, and summarise the jobs.
+
+    python -m scripts.pipeline [--tag v1.2.3] [--job NAME ...] [--needs] [--variable K=V ...] [--keep]
+
+(`scripts/run-pipeline` is the same after the idempotent set-up.) Steps:
+
+1. copy the working tree (tracked files plus untracked files that are not git-ignored, i.e. what you would commit)
+   into a temporary git repository whose `origin` is the catalogue's project (`CATALOG_REMOTE`), so the
+   `$CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@$CI_COMMIT_SHA` includes resolve to the templates being tested;
+2. start helper services: each `scripts/<hook>.py` named in `SERVICE_HOOKS` that exists is run as
+   `python -m scripts.<hook> start --state-dir DIR` and prints `NAME=VALUE` lines, passed to the pipeline as
+   `--variable NAME=VALUE` (e.g. CI_REGISTRY of a local registry); `... stop --state-dir DIR` runs at the end;
+3. run gitlab-ci-local (shell executor, shell isolation) with `PYTHON_CI_LOCAL=1`: jobs that must not run locally
+   (the catalogue's own test suite, which would run this pipeline again) have a rule on that variable;
+4. copy each job's artifacts, its declared report files and its log to `reports/<job>/` (git-ignored), print a
+   table (job, status, duration, reports) and exit 1 if a job failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scripts.localci import (
+    ROOT,
+    copy_worktree,
+    engine_command,
+    engine_env,
+    git,
+    init_repo,
+    parse_durations,
+    parse_statuses,
+    safe_job_name,
+    slug,
+    strip_ansi,
+)
+from scripts.validate import as_map, is_list, is_map
+
+LOCAL_VARIABLE = "PYTHON_CI_LOCAL"
+SERVICE_HOOKS = ("local_registry",)
+STATE_DIR = ".gitlab-ci-local"
+_VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
+_MATRIX_SUFFIX = re.compile(r": \[[^\]]*\]$")
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str
+    seconds: float | None
+    folder: Path | None = None  # reports/<job>/ when anything was collected
+    reports: list[str] = field(default_factory=list[str])  # declared report files found, relative to `folder`
+
+
+@dataclass
+class PipelineResult:
+    returncode: int
+    jobs: list[JobResult]
+    output: str
+    wall_seconds: float
+    repo: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and all(j.status != "FAIL" for j in self.jobs)
+
+
+def tag_variables(tag: str) -> dict[str, str]:
+    """What GitLab predefines differently in a tag pipeline (gitlab-ci-local only knows branches)."""
+    return {
+        "CI_COMMIT_TAG": tag,
+        "CI_COMMIT_REF_NAME": tag,
+        "CI_COMMIT_REF_SLUG": re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")[:63],
+        "CI_COMMIT_BRANCH": "",
+    }
+
+
+def prepare_repo(root: Path, dest: Path, tag: str | None = None) -> str:
+    """A committed copy of `root`'s working tree at `dest` with the catalogue's origin; returns the SHA."""
+    dest.mkdir(parents=True, exist_ok=True)
+    copy_worktree(root, dest)
+    sha = init_repo(dest, message="local pipeline: working tree")
+    if tag:
+        git(dest, "tag", tag)
+    return sha
+
+
+@contextmanager
+def services(root: Path, state: Path, enabled: bool = True) -> Iterator[dict[str, str]]:
+    """Start the helper services whose hooks exist; yield the variables they print; stop them afterwards."""
+    started: list[tuple[str, Path]] = []
+    variables: dict[str, str] = {}
+    try:
+        for hook in SERVICE_HOOKS if enabled else ():
+            if not (root / "scripts" / f"{hook}.py").is_file():
+                continue
+            hook_state = state / hook
+            hook_state.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, "-m", f"scripts.{hook}", "start", "--state-dir", str(hook_state)]
+            done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
+            if done.returncode != 0:
+                raise RuntimeError(f"service hook {hook} failed to start:\n{done.stdout}{done.stderr}")
+            started.append((hook, hook_state))
+            for line in done.stdout.splitlines():
+                key, sep, value = line.partition("=")
+                if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                    variables[key] = value
+        yield variables
+    finally:
+        for hook, hook_state in reversed(started):
+            cmd = [sys.executable, "-m", f"scripts.{hook}", "stop", "--state-dir", str(hook_state)]
+            subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
+
+
+def run_engine(
+    repo: Path,
+    *,
+    jobs: Sequence[str] = (),
+    needs: bool = False,
+    variables: Mapping[str, str] | None = None,
+    echo: bool = True,
+    timestamps: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> tuple[int, str, float]:
+    """Run gitlab-ci-local in `repo`, streaming its output when `echo`; (exit code, output, wall seconds)."""
+    all_vars = {LOCAL_VARIABLE: "1", **(variables or {})}
+    args = [*(["--needs"] if needs else []), *jobs]
+    cmd = engine_command(*args, variables=all_vars, timestamps=timestamps)
+    # Overriding predefined variables (a tag pipeline) is deliberate here: silence gitlab-ci-local's warning.
+    quiet = {"GCL_IGNORE_PREDEFINED_VARS": ",".join(k for k in all_vars if k.startswith("CI_"))}
+    start = time.monotonic()
+    lines: list[str] = []
+    with subprocess.Popen(
+        cmd,
+        cwd=repo,
+        env=engine_env({**quiet, **(env or {})}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        code = proc.wait()
+    return code, strip_ansi("".join(lines)), time.monotonic() - start
+
+
+def _expanded_jobs(repo: Path) -> dict[str, Any]:
+    path = repo / STATE_DIR / "expanded-gitlab-ci.yml"
+    if not path.is_file():
+        return {}
+    return as_map(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _expand(text: str, variables: Mapping[str, str]) -> str:
+    """`$VAR` / `${VAR}` from `variables`; an unknown variable becomes `*` so the path can still be globbed."""
+    return _VAR.sub(lambda m: variables.get(m.group("braced") or m.group("plain") or "", "*"), text)
+
+
+def _report_paths(config: Mapping[str, Any], job: str) -> list[str]:
+    """The `artifacts:reports` file patterns job `job` declares (matrix jobs use their base job's)."""
+    definition = as_map(config.get(job)) or as_map(config.get(_MATRIX_SUFFIX.sub("", job)))
+    variables = {str(k): str(v) for k, v in as_map(config.get("variables")).items()}
+    for key, value in as_map(definition.get("variables")).items():
+        variables[key] = str(as_map(value).get("value", "") if is_map(value) else value)
+    variables["CI_PROJECT_DIR"] = "."
+    found: list[str] = []
+    for kind, value in as_map(as_map(definition.get("artifacts")).get("reports")).items():
+        if kind == "dotenv":
+            continue  # gitlab-ci-local exports dotenv reports itself (.gitlab-ci-reports/dotenv/)
+        paths = as_map(value).get("path") if kind == "coverage_report" else value
+        for item in paths if is_list(paths) else [paths]:
+            if isinstance(item, str):
+                found.append(_expand(item, variables).removeprefix("./"))
+    return found
+
+
+def collect_reports(repo: Path, jobs: Sequence[str], dest: Path) -> dict[str, tuple[Path, list[str]]]:
+    """Copy each job's artifacts, declared reports and log from the engine's state into `dest/<job>/`."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    config = _expanded_jobs(repo)
+    state = repo / STATE_DIR
+    collected: dict[str, tuple[Path, list[str]]] = {}
+    for job in jobs:
+        folder = dest / slug(job)
+        safe = safe_job_name(job)
+        artifacts = state / "artifacts" / safe
+        if artifacts.is_dir():
+            shutil.copytree(artifacts, folder, dirs_exist_ok=True, symlinks=True)
+        build = state / "builds" / safe
+        reports: list[str] = []
+        for pattern in _report_paths(config, job):
+            for found in sorted(build.glob(pattern)) if build.is_dir() else []:
+                if found.is_file():
+                    rel = found.relative_to(build)
+                    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(found, folder / rel)
+                    reports.append(str(rel))
+        log = state / "output" / f"{safe}.log"
+        if log.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "job.log").write_text(strip_ansi(log.read_text(encoding="utf-8", errors="replace")))
+        if folder.is_dir():
+            collected[job] = (folder, reports)
+    return collected
+
+
+def run_local_pipeline(
+    root: Path = ROOT,
+    *,
+    tag: str | None = None,
+    jobs: Sequence[str] = (),
+    needs: bool = False,
+    variables: Mapping[str, str] | None = None,
+    reports_dir: Path | None = None,
+    workdir: Path | None = None,
+    echo: bool = True,
+    timestamps: bool = False,
+    with_services: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> PipelineResult:
+    """Run `root`'s pipeline in a fresh copy (or in `workdir`, reused as is when it is already a prepared repo,
+    which keeps the engine's cache warm) and collect the results."""
+    if workdir is None or not (workdir / ".git").exists():
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
+        prepare_repo(root, workdir, tag)
+    all_vars = {**(tag_variables(tag) if tag else {}), **(variables or {})}
+    with services(root, workdir.parent / f"{workdir.name}-services", with_services) as service_vars:
+        code, output, wall = run_engine(
+            workdir,
+            jobs=jobs,
+            needs=needs,
+            variables={**service_vars, **all_vars},
+            echo=echo,
+            timestamps=timestamps,
+            env=env,
+        )
+    statuses = parse_statuses(output)
+    durations = parse_durations(output)
+    collected = collect_reports(workdir, list(statuses), reports_dir or root / "reports")
+    results: list[JobResult] = []
+    for name, status in statuses.items():
+        folder, reports = collected.get(name, (None, list[str]()))
+        results.append(JobResult(name, status, durations.get(name), folder, reports))
+    return PipelineResult(code, results, output, wall, workdir)
+
+
+def summary(result: PipelineResult, root: Path = ROOT) -> str:
+    """The table printed after a run."""
+    rows = [("Job", "Status", "Duration", "Reports")]
+    for job in result.jobs:
+        where = "-"
+        if job.folder is not None:
+            try:
+                where = f"{job.folder.relative_to(root)}/"
+            except ValueError:
+                where = f"{job.folder}/"
+            if job.reports:
+                where += f" ({', '.join(job.reports)})"
+        seconds = f"{job.seconds:.1f} s" if job.seconds is not None else "-"
+        rows.append((job.name, job.status, seconds, where))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    verdict = "pipeline passed" if result.ok else f"pipeline FAILED (gitlab-ci-local exit {result.returncode})"
+    lines.append(f"{verdict}: {len(result.jobs)} job(s) in {result.wall_seconds:.1f} s")
+    if not result.jobs:
+        lines.append("no job ran: see the output above (configuration errors are printed there)")
+    return "\n".join(lines)
+
+
+def _pairs(values: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--variable needs NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.pipeline", description="Run .gitlab-ci.yml locally.")
+    parser.add_argument("--tag", help="simulate a tag pipeline (sets CI_COMMIT_TAG, e.g. v1.2.3 or 1.2.3)")
+    parser.add_argument("--job", action="append", default=[], help="run only this job (repeatable)")
+    parser.add_argument("--needs", action="store_true", help="with --job: also run the jobs it needs")
+    parser.add_argument("--variable", action="append", default=[], metavar="NAME=VALUE", help="extra CI variable")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary repository (its path is printed)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--no-services", action="store_true", help="do not start the helper services")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
+    try:
+        result = run_local_pipeline(
+            tag=args.tag,
+            jobs=args.job,
+            needs=args.needs,
+            variables=_pairs(args.variable),
+            workdir=workdir,
+            echo=not args.quiet,
+            with_services=not args.no_services,
+        )
+        print()
+        print(summary(result))
+        if args.keep:
+            print(f"repository kept: {workdir}")
+        return 0 if result.ok and result.jobs else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir.parent / f"{workdir.name}-services", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

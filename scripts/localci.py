@@ -31,19 +31,37 @@ ENGINE_FLAGS = (
 )
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+# The closing summary: ` PASS  <job>` with ` <n>% coverage` appended for jobs with a `coverage:` regex.
+_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)(?:\s+(\d+(?:\.\d+)?)% coverage)?\s*$")
 _TIMESTAMP = r"(?:\[[\d:]+\s+[^\]]*\]\s)?"  # `--timestamps` prefix: [HH:MM:SS elapsed]
 _FINISHED = re.compile(rf"^{_TIMESTAMP}(?P<job>.+?) finished in (?P<num>[\d.]+) (?P<unit>h|min|s|ms|μs|ns)\b")
 _UNITS = {"h": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "μs": 1e-6, "ns": 1e-9}
 _MAX_FILENAME = 238  # gitlab-ci-local's limit for the names of its per-job folders
 
 
+def _pyenv_versions() -> str | None:
+    """All pyenv interpreters, the current one first: the shell executor ignores a job's image, so a Python
+    matrix (`uv venv --python 3.X`) is real here only when every version is reachable."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout.split()
+    current = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False).stdout.strip()
+    first = [v for v in current.split(":") if v]
+    return ":".join(first + [v for v in listed if v not in first]) or None
+
+
 def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH."""
+    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH, every pyenv
+    interpreter reachable, and uv never downloading a Python."""
     env = dict(os.environ)
     path = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv-bootstrap" / "bin"), env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(path)
     env.pop("VIRTUAL_ENV", None)
+    versions = _pyenv_versions()
+    if versions and "PYENV_VERSION" not in env:
+        env["PYENV_VERSION"] = versions
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     env.update(extra or {})
     return env
 
@@ -115,6 +133,16 @@ def parse_statuses(output: str) -> dict[str, str]:
         match = _STATUS_LINE.match(line)
         if match:
             found[match.group(2)] = match.group(1)
+    return found
+
+
+def parse_coverage(output: str) -> dict[str, float]:
+    """Job name -> coverage percent, for the jobs whose `coverage:` regex matched their log."""
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        match = _STATUS_LINE.match(line)
+        if match and match.group(3):
+            found[match.group(2)] = float(match.group(3))
     return found
 
 

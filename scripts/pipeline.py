@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from scripts.localci import (
     engine_env,
     git,
     init_repo,
+    parse_coverage,
     parse_durations,
     parse_statuses,
     safe_job_name,
@@ -60,6 +61,7 @@ class JobResult:
     name: str
     status: str
     seconds: float | None
+    coverage: float | None = None
     folder: Path | None = None  # reports/<job>/ when anything was collected
     reports: list[str] = field(default_factory=list[str])  # declared report files found, relative to `folder`
 
@@ -98,7 +100,7 @@ def prepare_repo(root: Path, dest: Path, tag: str | None = None) -> str:
 
 
 @contextmanager
-def services(root: Path, state: Path, enabled: bool = True) -> Iterator[dict[str, str]]:
+def services(root: Path, state: Path, enabled: bool = True) -> Generator[dict[str, str]]:
     """Start the helper services whose hooks exist; yield the variables they print; stop them afterwards."""
     started: list[tuple[str, Path]] = []
     variables: dict[str, str] = {}
@@ -255,11 +257,12 @@ def run_local_pipeline(
         )
     statuses = parse_statuses(output)
     durations = parse_durations(output)
+    coverage = parse_coverage(output)
     collected = collect_reports(workdir, list(statuses), reports_dir or root / "reports")
     results: list[JobResult] = []
     for name, status in statuses.items():
         folder, reports = collected.get(name, (None, list[str]()))
-        results.append(JobResult(name, status, durations.get(name), folder, reports))
+        results.append(JobResult(name, status, durations.get(name), coverage.get(name), folder, reports))
     return PipelineResult(code, results, output, wall, workdir)
 
 
@@ -276,7 +279,8 @@ def summary(result: PipelineResult, root: Path = ROOT) -> str:
             if job.reports:
                 where += f" ({', '.join(job.reports)})"
         seconds = f"{job.seconds:.1f} s" if job.seconds is not None else "-"
-        rows.append((job.name, job.status, seconds, where))
+        status = f"{job.status} {job.coverage:g}%" if job.coverage is not None else job.status
+        rows.append((job.name, status, seconds, where))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))

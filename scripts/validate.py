@@ -68,17 +68,17 @@ _COMPONENT_REF = re.compile(r"^(?P<host>[^/]+)/(?P<project>.+)/(?P<name>[^/@]+)(
 Yaml = Any  # a value loaded from YAML: dict, list, str, int, float, bool or None
 
 
-def _is_map(value: object) -> TypeGuard[dict[str, Any]]:
+def is_map(value: object) -> TypeGuard[dict[str, Any]]:
     """A YAML mapping (its keys are read as the strings GitLab's keywords are)."""
     return isinstance(value, dict)
 
 
-def _is_list(value: object) -> TypeGuard[list[Any]]:
+def is_list(value: object) -> TypeGuard[list[Any]]:
     return isinstance(value, list)
 
 
-def _mapping(value: object) -> dict[str, Any]:
-    return value if _is_map(value) else {}
+def as_map(value: object) -> dict[str, Any]:
+    return value if is_map(value) else {}
 
 
 class _Loader(yaml.SafeLoader):
@@ -114,10 +114,10 @@ class Document:
 
     @property
     def inputs(self) -> dict[str, dict[str, Any]]:
-        raw = _mapping((self.header or {}).get("spec")).get("inputs")
-        if not _is_map(raw):
+        raw = as_map((self.header or {}).get("spec")).get("inputs")
+        if not is_map(raw):
             return {}
-        return {str(name): (value if _is_map(value) else {}) for name, value in raw.items()}
+        return {str(name): (value if is_map(value) else {}) for name, value in raw.items()}
 
 
 class LoadError(Exception):
@@ -144,11 +144,11 @@ def load_document(path: Path) -> Document:
         raise LoadError("file: more than two YAML documents (a header and a body are allowed)")
     if len(docs) == 2:
         header = docs[0]
-        if not _is_map(header) or "spec" not in header:
+        if not is_map(header) or "spec" not in header:
             raise LoadError("header: the first of two documents must be a `spec:` header")
         return Document(path, header, docs[1])
     only = docs[0]
-    if _is_map(only) and set(only) == {"spec"}:
+    if is_map(only) and set(only) == {"spec"}:
         raise LoadError("file: a `spec:` header with no body after `---`")
     return Document(path, None, only)
 
@@ -164,7 +164,7 @@ def _type_of(value: Yaml) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    if _is_list(value):
+    if is_list(value):
         return "array"
     return type(value).__name__
 
@@ -177,7 +177,7 @@ def check_value(name: str, spec: Mapping[str, Any], value: Yaml, what: str = "va
     if _type_of(value) != expected:
         return [f"`{name}` input: {what} {json.dumps(value)} is not a {expected}"]
     options = spec.get("options")
-    if _is_list(options) and value not in options:
+    if is_list(options) and value not in options:
         allowed = ", ".join(json.dumps(o) for o in options)
         return [f"`{name}` input: {what} {json.dumps(value)} is not one of the allowed options ({allowed})"]
     regex = spec.get("regex")
@@ -229,12 +229,12 @@ def _sample_values(spec: Mapping[str, Any]) -> list[Yaml]:
     kind = spec.get("type", "string")
     default = spec.get("default")
     options = spec.get("options")
-    if _is_list(options):
+    if is_list(options):
         return [o for o in options if o != default]
     by_kind: dict[str, list[Yaml]] = {
         "boolean": [not default] if isinstance(default, bool) else [True, False],
         "number": [default + 1] if isinstance(default, int | float) and not isinstance(default, bool) else [1],
-        "array": [default[:1]] if _is_list(default) and len(default) > 1 else [],
+        "array": [default[:1]] if is_list(default) and len(default) > 1 else [],
     }
     if kind in by_kind:
         return by_kind[kind]
@@ -298,12 +298,12 @@ def _strings(node: Yaml, where: str) -> Iterator[tuple[str, str]]:
     """Every string (mapping keys included) in `node`, with a dotted location."""
     if isinstance(node, str):
         yield where, node
-    elif _is_map(node):
+    elif is_map(node):
         for key, value in node.items():
             here = f"{where}.{key}" if where else str(key)
             yield here, str(key)
             yield from _strings(value, here)
-    elif _is_list(node):
+    elif is_list(node):
         for index, item in enumerate(node):
             yield from _strings(item, f"{where}[{index}]")
 
@@ -353,7 +353,7 @@ def render(node: Yaml, inputs: Mapping[str, Yaml], component: Mapping[str, Yaml]
             if whole is not None:
                 return value_of(whole.group("access"))
             return _BLOCK.sub(lambda m: _as_text(value_of(m.group("access"))), item)
-        if _is_map(item):
+        if is_map(item):
             out: dict[Any, Any] = {}
             for key, value in item.items():
                 new_key = walk(key)
@@ -361,7 +361,7 @@ def render(node: Yaml, inputs: Mapping[str, Yaml], component: Mapping[str, Yaml]
                     raise _RenderError(f"key `{key}` renders to a {_type_of(new_key)}")
                 out[new_key] = walk(value)
             return out
-        if _is_list(item):
+        if is_list(item):
             return [walk(i) for i in item]
         return item
 
@@ -381,7 +381,7 @@ def schema_problems(data: Yaml, prefix: str) -> list[str]:
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         cause = _deepest(error)
         where = ".".join(str(p) for p in cause.absolute_path) or "(top)"
-        found.append(f"{prefix}{where}: {_short(cause.message)}")
+        found.append(f"{prefix}{where}: {_message(cause)}")
     return found
 
 
@@ -395,8 +395,15 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return _deepest(best)
 
 
-def _short(message: str, limit: int = 200) -> str:
-    return message if len(message) <= limit else message[: limit - 3] + "..."
+def _message(error: jsonschema.ValidationError) -> str:
+    """The schema's message, without echoing a long offending value in full."""
+    instance: object = error.instance
+    if error.validator == "maxLength" and isinstance(instance, str):
+        return f"too long: {len(instance)} characters, at most {error.validator_value}"
+    if error.validator == "maxItems" and is_list(instance):
+        return f"too many items: {len(instance)}, at most {error.validator_value}"
+    message = error.message
+    return message if len(message) <= 200 else f"{message[:100]} ... {message[-80:]}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -445,10 +452,10 @@ def _check_header(doc: Document, report: _Report) -> None:
         if key != "spec":
             report.add("header", f"unexpected top-level key `{key}` (the header holds only `spec:`)")
     spec = header.get("spec")
-    if _is_map(spec) and "inputs" in spec and not spec["inputs"]:
+    if is_map(spec) and "inputs" in spec and not spec["inputs"]:
         report.add("spec.inputs", "empty `inputs:` makes the catalog release fail; use an empty `spec:` instead")
-    inputs = (spec or {}).get("inputs") if _is_map(spec) else None
-    if _is_map(inputs):
+    inputs = (spec or {}).get("inputs") if is_map(spec) else None
+    if is_map(inputs):
         for name, definition in inputs.items():
             _check_input(str(name), definition, report)
     # The schema last: where the checks above already named the mistake, its vaguer message adds nothing.
@@ -462,7 +469,7 @@ def _check_input(name: str, definition: Yaml, report: _Report) -> None:
     where = f"spec.inputs.{name}"
     if definition is None:
         definition = {}
-    if not _is_map(definition):
+    if not is_map(definition):
         report.add(where, "an input definition must be a mapping")
         return
     for key in definition:
@@ -488,7 +495,7 @@ def _check_input(name: str, definition: Yaml, report: _Report) -> None:
 def _check_options(where: str, kind: str, options: Yaml, report: _Report) -> None:
     if kind not in ("string", "number"):
         report.add(where, f"options are allowed for string and number inputs, not {kind}")
-    elif not _is_list(options) or not options:
+    elif not is_list(options) or not options:
         report.add(where, "options must be a non-empty list")
     else:
         if len(options) > MAX_OPTIONS:
@@ -516,8 +523,8 @@ def _check_regex(where: str, kind: str, regex: Yaml, report: _Report) -> None:
 
 def _interpolation_problems(doc: Document, report: _Report) -> None:
     declared = set(doc.inputs)
-    fields = _mapping((doc.header or {}).get("spec")).get("component")
-    component_fields = set(fields) if _is_list(fields) else set[str]()
+    fields = as_map((doc.header or {}).get("spec")).get("component")
+    component_fields = set(fields) if is_list(fields) else set[str]()
     for where_in_body, text in _strings(doc.body, ""):
         where = f"body.{where_in_body}"
         leftover = _BLOCK.sub("", text)
@@ -542,7 +549,7 @@ def _component_context(doc: Document) -> dict[str, Yaml]:
 
 
 def _check_rendered(body: Yaml, report: _Report, label: str) -> None:
-    if not _is_map(body):
+    if not is_map(body):
         report.add("body", "the body must be a mapping of jobs", label)
         return
     for key in body:
@@ -608,7 +615,7 @@ def _includes(body: Mapping[str, Any]) -> list[Yaml]:
     raw = body.get("include")
     if raw is None:
         return []
-    return list(raw) if _is_list(raw) else [raw]
+    return list(raw) if is_list(raw) else [raw]
 
 
 def find_component(catalog: Path, name: str) -> Path | None:
@@ -652,7 +659,7 @@ def _check_pipeline(doc: Document, report: _Report) -> None:
         except _RenderError as exc:
             report.add("body", str(exc))
             return
-    if not _is_map(body):
+    if not is_map(body):
         report.add("(top)", "a pipeline file must be a mapping")
         return
     for problem in schema_problems(body, ""):
@@ -662,13 +669,13 @@ def _check_pipeline(doc: Document, report: _Report) -> None:
     complete = True  # every included file was rendered here, so the merged jobs and stages are all known
     for index, entry in enumerate(_includes(body)):
         rendered: Yaml = None
-        if _is_map(entry) and "component" in entry:
+        if is_map(entry) and "component" in entry:
             rendered = _check_component_include(doc.path, index, entry, report)
-        elif _is_map(entry) and isinstance(entry.get("local"), str):
+        elif is_map(entry) and isinstance(entry.get("local"), str):
             local = _project_root(doc.path) / str(entry["local"]).lstrip("/")
             if "*" not in local.name and not local.is_file():
                 report.add(f"include[{index}]", f"local file `{entry['local']}` does not exist")
-        if _is_map(rendered):
+        if is_map(rendered):
             merged.update(rendered)
         else:
             complete = False
@@ -712,7 +719,7 @@ def _check_component_include(pipeline: Path, index: int, entry: Mapping[str, Any
     if component is None:
         return None
     given: Yaml = entry.get("inputs") or {}
-    if not _is_map(given):
+    if not is_map(given):
         report.add(f"{where}.inputs", "inputs must be a mapping")
         return None
     if not _given_inputs_ok(component, given, f"{where}.inputs", report):
@@ -751,19 +758,19 @@ def _given_inputs_ok(component: Document, given: Mapping[str, Yaml], where: str,
 
 def _check_stages_and_needs(merged: Mapping[str, Any], report: _Report) -> None:
     stages_raw = merged.get("stages")
-    stages = [str(s) for s in stages_raw] if _is_list(stages_raw) else list(DEFAULT_STAGES)
+    stages = [str(s) for s in stages_raw] if is_list(stages_raw) else list(DEFAULT_STAGES)
     stages = [".pre", *stages, ".post"]
     jobs = {
-        str(k): v for k, v in merged.items() if _is_map(v) and k not in GLOBAL_KEYWORDS and not str(k).startswith(".")
+        str(k): v for k, v in merged.items() if is_map(v) and k not in GLOBAL_KEYWORDS and not str(k).startswith(".")
     }
     for name, job in jobs.items():
         stage = job.get("stage", "test")
         if isinstance(stage, str) and stage not in stages:
             report.add(f"{name}.stage", f"stage `{stage}` is not in the pipeline's stages ({', '.join(stages)})")
         needs = job.get("needs")
-        for need in needs if _is_list(needs) else []:
+        for need in needs if is_list(needs) else []:
             target: Yaml = need
-            if _is_map(need):
+            if is_map(need):
                 if need.get("optional") or "pipeline" in need or "project" in need:
                     continue
                 target = need.get("job")

@@ -14,6 +14,9 @@
    (the catalogue's own test suite, which would run this pipeline again) have a rule on that variable;
 4. copy each job's artifacts, its declared report files and its log to `reports/<job>/` (git-ignored), print a
    table (job, status, duration, reports) and exit 1 if a job failed.
+
+The jobs' `cache:` folders are kept in `.cache/pipeline/` between runs, as a runner keeps them between pipelines
+(`--cold` starts from empty caches).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from scripts.localci import (
 from scripts.validate import as_map, is_list, is_map
 
 LOCAL_VARIABLE = "PYTHON_CI_LOCAL"
+# The jobs' `cache:` between local runs, as a GitLab runner keeps it between pipelines (git-ignored).
+CACHE_DIR = ROOT / ".cache" / "pipeline"
 SERVICE_HOOKS = ("local_registry",)
 STATE_DIR = ".gitlab-ci-local"
 _VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
@@ -238,12 +243,15 @@ def run_local_pipeline(
     timestamps: bool = False,
     with_services: bool = True,
     env: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
 ) -> PipelineResult:
-    """Run `root`'s pipeline in a fresh copy (or in `workdir`, reused as is when it is already a prepared repo,
-    which keeps the engine's cache warm) and collect the results."""
-    if workdir is None or not (workdir / ".git").exists():
-        workdir = workdir or Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
-        prepare_repo(root, workdir, tag)
+    """Run `root`'s pipeline in a fresh copy at `workdir` (a new temporary folder by default) and collect the
+    results. With `cache_dir`, the jobs' `cache:` folders start from it and are saved back to it afterwards."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
+    prepare_repo(root, workdir, tag)
+    engine_cache = workdir / STATE_DIR / "cache"
+    if cache_dir is not None and cache_dir.is_dir():
+        shutil.copytree(cache_dir, engine_cache, dirs_exist_ok=True, symlinks=True)
     all_vars = {**(tag_variables(tag) if tag else {}), **(variables or {})}
     with services(root, workdir.parent / f"{workdir.name}-services", with_services) as service_vars:
         code, output, wall = run_engine(
@@ -255,6 +263,9 @@ def run_local_pipeline(
             timestamps=timestamps,
             env=env,
         )
+    if cache_dir is not None and engine_cache.is_dir():
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        shutil.copytree(engine_cache, cache_dir, symlinks=True)
     statuses = parse_statuses(output)
     durations = parse_durations(output)
     coverage = parse_coverage(output)
@@ -310,8 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary repository (its path is printed)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--no-services", action="store_true", help="do not start the helper services")
+    parser.add_argument("--reports-dir", type=Path, default=ROOT / "reports", help="where job reports go")
+    parser.add_argument("--cold", action="store_true", help=f"start with empty job caches (clears {CACHE_DIR})")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
+    if args.cold:
+        shutil.rmtree(CACHE_DIR, ignore_errors=True)
     try:
         result = run_local_pipeline(
             tag=args.tag,
@@ -319,11 +334,13 @@ def main(argv: list[str] | None = None) -> int:
             needs=args.needs,
             variables=_pairs(args.variable),
             workdir=workdir,
+            reports_dir=args.reports_dir,
+            cache_dir=CACHE_DIR,
             echo=not args.quiet,
             with_services=not args.no_services,
         )
         print()
-        print(summary(result))
+        print(summary(result, ROOT))
         if args.keep:
             print(f"repository kept: {workdir}")
         return 0 if result.ok and result.jobs else 1

@@ -1,0 +1,162 @@
+"""The local pipeline runner: working-tree copy, service hooks, statuses, durations, reports, tags, exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.localci import ROOT, git, safe_job_name
+from scripts.pipeline import PipelineResult, run_local_pipeline, summary
+
+PIPELINE = """\
+stages: [build, test]
+build-job:
+  stage: build
+  script:
+    - mkdir -p out
+    - echo '<testsuite name="t" tests="0"/>' > out/junit.xml
+    - echo "svc=$PROBE_SERVICE" > out/svc.txt
+  artifacts:
+    paths: [out/svc.txt]
+    reports:
+      junit: out/junit.xml
+matrix-job:
+  stage: test
+  parallel:
+    matrix:
+      - V: ["a", "b"]
+  coverage: '/^COV (\\d+)%$/'
+  script:
+    - echo "COV 50%"
+    - test "$V" = a
+local-only-skip:
+  rules:
+    - if: $PYTHON_CI_LOCAL
+      when: never
+    - when: on_success
+  script: [exit 1]
+tag-only:
+  rules:
+    - if: $CI_COMMIT_TAG
+  script:
+    - echo "tag=$CI_COMMIT_TAG branch=[$CI_COMMIT_BRANCH]"
+worktree:
+  script:
+    - test -f untracked.txt
+    - test ! -f ignored.txt
+"""
+
+# The service-hook contract (scripts/<hook>.py start|stop --state-dir DIR; start prints NAME=VALUE lines).
+HOOK = """\
+import argparse
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("action", choices=["start", "stop"])
+parser.add_argument("--state-dir", type=Path, required=True)
+args = parser.parse_args()
+(args.state_dir / args.action).write_text("done")
+if args.action == "start":
+    print("PROBE_SERVICE=up")
+    print("not a variable line")
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    (root / ".gitlab-ci.yml").write_text(PIPELINE)
+    (root / ".gitignore").write_text("ignored.txt\nreports/\n")
+    (root / "scripts").mkdir()
+    (root / "scripts" / "local_registry.py").write_text(HOOK)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "fixture")
+    (root / "untracked.txt").write_text("not committed, not ignored: a local run must see it\n")
+    (root / "ignored.txt").write_text("git-ignored: must not reach the jobs\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def branch_run(project: Path, tmp_path_factory: pytest.TempPathFactory) -> PipelineResult:
+    workdir = tmp_path_factory.mktemp("run") / "repo"
+    return run_local_pipeline(project, workdir=workdir, echo=False)
+
+
+def test_statuses_and_rules(branch_run: PipelineResult) -> None:
+    statuses = {job.name: job.status for job in branch_run.jobs}
+    assert statuses == {
+        "build-job": "PASS",
+        "matrix-job: [a]": "PASS",
+        "matrix-job: [b]": "FAIL",
+        "worktree": "PASS",
+    }  # local-only-skip: never in a local run; tag-only: not a tag pipeline
+    assert not branch_run.ok
+
+
+def test_durations_coverage_and_reports(project: Path, branch_run: PipelineResult) -> None:
+    jobs = {job.name: job for job in branch_run.jobs}
+    assert all(job.seconds is not None and 0 < job.seconds < 120 for job in jobs.values())
+    assert jobs["matrix-job: [a]"].coverage == 50
+    build = jobs["build-job"]
+    assert build.folder is not None
+    assert build.folder == project / "reports" / "build-job"
+    assert build.reports == ["out/junit.xml"]  # a report outside `paths`, fetched from the job's build folder
+    assert (build.folder / "out" / "junit.xml").read_text().startswith("<testsuite")
+    assert (build.folder / "out" / "svc.txt").read_text() == "svc=up\n"  # the hook's variable reached the job
+    failed = jobs["matrix-job: [b]"].folder
+    assert failed is not None
+    assert failed == project / "reports" / "matrix-job-b"
+    assert 'test "$V" = a' in (failed / "job.log").read_text()
+
+
+def test_service_hook_started_and_stopped(branch_run: PipelineResult) -> None:
+    state = branch_run.repo.parent / f"{branch_run.repo.name}-services" / "local_registry"
+    assert (state / "start").exists()
+    assert (state / "stop").exists()
+
+
+def test_summary_table(branch_run: PipelineResult, project: Path) -> None:
+    text = summary(branch_run, project)
+    lines = text.splitlines()
+    assert lines[0].split() == ["Job", "Status", "Duration", "Reports"]
+    row = next(line for line in lines if line.startswith("build-job "))
+    assert "PASS" in row
+    assert "reports/build-job/ (out/junit.xml)" in row
+    assert any(line.startswith("matrix-job: [a]") and "PASS 50%" in line for line in lines)
+    assert lines[-1].startswith("pipeline FAILED (gitlab-ci-local exit 1): 4 job(s) in ")
+
+
+def test_job_folder_names_match_the_engine(branch_run: PipelineResult) -> None:
+    outputs = {p.name for p in (branch_run.repo / ".gitlab-ci-local" / "output").iterdir()}
+    assert {f"{safe_job_name(job.name)}.log" for job in branch_run.jobs} <= outputs
+
+
+def test_tag_pipeline_and_job_selection(project: Path, tmp_path: Path) -> None:
+    result = run_local_pipeline(
+        project, tag="1.2.3", jobs=["tag-only"], workdir=tmp_path / "repo", reports_dir=tmp_path / "r", echo=False
+    )
+    assert [(j.name, j.status) for j in result.jobs] == [("tag-only", "PASS")]
+    assert result.ok
+    assert "tag=1.2.3 branch=[]" in (tmp_path / "r" / "tag-only" / "job.log").read_text()
+    assert git(result.repo, "tag", "--points-at", "HEAD") == "1.2.3"
+
+
+def test_catalogue_checks_pass_in_the_real_pipeline(tmp_path: Path) -> None:
+    """The repository's own .gitlab-ci.yml, run by the CLI: the validator and docs jobs pass (exit 0)."""
+    jobs = ["--job", "validate-components", "--job", "docs-check"]
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.pipeline", "--quiet", "--reports-dir", str(tmp_path), *jobs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validate-components" in done.stdout
+    assert "pipeline passed: 2 job(s)" in done.stdout
+    assert (tmp_path / "validate-components" / "job.log").is_file()

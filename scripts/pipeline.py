@@ -78,6 +78,8 @@ class PipelineResult:
     output: str
     wall_seconds: float
     repo: Path
+    # When each output line arrived (seconds since the engine started): jobs' phases for the benchmark.
+    timeline: list[tuple[float, str]] = field(default_factory=list[tuple[float, str]])
 
     @property
     def ok(self) -> bool:
@@ -94,10 +96,13 @@ def tag_variables(tag: str) -> dict[str, str]:
     }
 
 
-def prepare_repo(root: Path, dest: Path, tag: str | None = None) -> str:
-    """A committed copy of `root`'s working tree at `dest` with the catalogue's origin; returns the SHA."""
+def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str | None = None) -> str:
+    """A committed copy of `root`'s working tree at `dest` with the catalogue's origin (and `pipeline` as its
+    `.gitlab-ci.yml` when given); returns the SHA."""
     dest.mkdir(parents=True, exist_ok=True)
     copy_worktree(root, dest)
+    if pipeline is not None:
+        (dest / ".gitlab-ci.yml").write_text(pipeline, encoding="utf-8")
     sha = init_repo(dest, message="local pipeline: working tree")
     if tag:
         git(dest, "tag", tag)
@@ -140,15 +145,15 @@ def run_engine(
     echo: bool = True,
     timestamps: bool = False,
     env: Mapping[str, str] | None = None,
-) -> tuple[int, str, float]:
-    """Run gitlab-ci-local in `repo`, streaming its output when `echo`; (exit code, output, wall seconds)."""
+) -> tuple[int, list[tuple[float, str]], float]:
+    """Run gitlab-ci-local in `repo`, streaming its output when `echo`; (exit code, timed lines, wall seconds)."""
     all_vars = {LOCAL_VARIABLE: "1", **(variables or {})}
     args = [*(["--needs"] if needs else []), *jobs]
     cmd = engine_command(*args, variables=all_vars, timestamps=timestamps)
     # Overriding predefined variables (a tag pipeline) is deliberate here: silence gitlab-ci-local's warning.
     quiet = {"GCL_IGNORE_PREDEFINED_VARS": ",".join(k for k in all_vars if k.startswith("CI_"))}
     start = time.monotonic()
-    lines: list[str] = []
+    lines: list[tuple[float, str]] = []
     with subprocess.Popen(
         cmd,
         cwd=repo,
@@ -161,12 +166,12 @@ def run_engine(
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            lines.append(line)
+            lines.append((time.monotonic() - start, strip_ansi(line.rstrip("\n"))))
             if echo:
                 sys.stdout.write(line)
                 sys.stdout.flush()
         code = proc.wait()
-    return code, strip_ansi("".join(lines)), time.monotonic() - start
+    return code, lines, time.monotonic() - start
 
 
 def _expanded_jobs(repo: Path) -> dict[str, Any]:
@@ -244,17 +249,18 @@ def run_local_pipeline(
     with_services: bool = True,
     env: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
+    pipeline: str | None = None,
 ) -> PipelineResult:
     """Run `root`'s pipeline in a fresh copy at `workdir` (a new temporary folder by default) and collect the
     results. With `cache_dir`, the jobs' `cache:` folders start from it and are saved back to it afterwards."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
-    prepare_repo(root, workdir, tag)
+    prepare_repo(root, workdir, tag, pipeline)
     engine_cache = workdir / STATE_DIR / "cache"
     if cache_dir is not None and cache_dir.is_dir():
         shutil.copytree(cache_dir, engine_cache, dirs_exist_ok=True, symlinks=True)
     all_vars = {**(tag_variables(tag) if tag else {}), **(variables or {})}
     with services(root, workdir.parent / f"{workdir.name}-services", with_services) as service_vars:
-        code, output, wall = run_engine(
+        code, timeline, wall = run_engine(
             workdir,
             jobs=jobs,
             needs=needs,
@@ -266,6 +272,7 @@ def run_local_pipeline(
     if cache_dir is not None and engine_cache.is_dir():
         shutil.rmtree(cache_dir, ignore_errors=True)
         shutil.copytree(engine_cache, cache_dir, symlinks=True)
+    output = "\n".join(line for _, line in timeline)
     statuses = parse_statuses(output)
     durations = parse_durations(output)
     coverage = parse_coverage(output)
@@ -274,7 +281,7 @@ def run_local_pipeline(
     for name, status in statuses.items():
         folder, reports = collected.get(name, (None, list[str]()))
         results.append(JobResult(name, status, durations.get(name), coverage.get(name), folder, reports))
-    return PipelineResult(code, results, output, wall, workdir)
+    return PipelineResult(code, results, output, wall, workdir, timeline)
 
 
 def summary(result: PipelineResult, root: Path = ROOT) -> str:

@@ -1,0 +1,197 @@
+"""Benchmark the local self-test pipeline: cold cache, warm cache, and the old template's plain-pip way.
+
+    python -m scripts.benchmark_pipeline [--output docs/benchmark.md]
+
+Three runs of gitlab-ci-local (shell executor, shell isolation) on the same copy of the working tree, one after
+the other in this process, so the ratios compare like with like on a noisy machine:
+
+1. cold: the repository's own `.gitlab-ci.yml` with empty job caches (and no inherited UV_CACHE_DIR);
+2. warm: the same pipeline again, starting from the caches the cold run saved (as a runner keeps them);
+3. pip baseline: the same tools on example/, each job creating a venv and running `pip install` of the project's
+   requirements with no cache (`PIP_NO_CACHE_DIR=1`), as the old single-file template did.
+
+Per job it splits the time into overhead (from the job's start to the last line an installer printed: engine
+set-up, cache restore, venv, dependency install) and the tool's own time (from there to the job's end), using the
+arrival time of each output line. It prints a markdown table and checks the targets: warm overhead <= 25% of the
+job time, and warm installs >= 10x faster than the pip baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.localci import ROOT
+from scripts.pipeline import PipelineResult, run_local_pipeline
+
+# Lines that installers print (uv, pip, the components' own "python-ci: <lock> -> <installer>" line).
+_INSTALL_LINE = re.compile(
+    r"^\s*(python-ci: .*->|Resolved \d|Prepared \d|Installed \d|Uninstalled \d|Audited \d|Downloading |Downloaded |"
+    r"Building |Built |Using CPython|Creating virtual environment|Collecting |Installing collected|"
+    r"Successfully installed|Requirement already|[+~-] [A-Za-z0-9_.-]+==)"
+)
+COMPARED = ("ruff", "mypy", "pyright", "pytest: [3.11]")
+OVERHEAD_TARGET = 0.25
+SPEEDUP_TARGET = 10.0
+
+BASELINE = """\
+# The old template's way: every job makes a venv and pip-installs the project's requirements, with no cache.
+stages: [test]
+.pip:
+  variables:
+    PIP_NO_CACHE_DIR: "1"
+    PIP_DISABLE_PIP_VERSION_CHECK: "1"
+  before_script:
+    - cd example
+    - python3.11 -m venv .venv
+    - .venv/bin/pip install -r requirements.txt -r requirements-dev.txt
+ruff:
+  extends: .pip
+  script:
+    - .venv/bin/ruff check .
+    - .venv/bin/ruff format --check .
+mypy:
+  extends: .pip
+  script:
+    - .venv/bin/mypy
+pyright:
+  extends: .pip
+  script:
+    - .venv/bin/pyright
+pytest:
+  extends: .pip
+  parallel:
+    matrix:
+      - PYTHON_VERSION: ["3.11"]
+  script:
+    - .venv/bin/python -m pytest
+"""
+
+
+@dataclass(frozen=True)
+class Phases:
+    total: float
+    overhead: float
+
+    @property
+    def tool(self) -> float:
+        return self.total - self.overhead
+
+
+def job_phases(result: PipelineResult) -> dict[str, Phases]:
+    """Each job's total time and overhead, from when its lines arrived."""
+    names = sorted((job.name for job in result.jobs), key=len, reverse=True)  # `pytest: [3.11]` before `pytest`
+    start: dict[str, float] = {}
+    end: dict[str, float] = {}
+    script_start: dict[str, float] = {}
+    installed: dict[str, float] = {}
+    for at, line in result.timeline:
+        name = next((n for n in names if line.startswith(f"{n} ")), None)
+        if name is None:
+            continue
+        rest = line[len(name) + 1 :]
+        if rest.startswith("starting "):
+            start.setdefault(name, at)
+        elif rest.startswith("finished in "):
+            end[name] = at
+        elif rest.startswith("$ "):
+            script_start.setdefault(name, at)
+        elif rest.startswith("> ") and _INSTALL_LINE.match(rest[2:]):
+            installed[name] = at
+    phases: dict[str, Phases] = {}
+    for name in names:
+        if name in start and name in end:
+            ready = installed.get(name, script_start.get(name, start[name]))
+            phases[name] = Phases(end[name] - start[name], ready - start[name])
+    return phases
+
+
+def _run(
+    label: str, workdir: Path, reports: Path, cache: Path | None = None, pipeline: str | None = None
+) -> PipelineResult:
+    print(f"benchmark: {label} run ...", file=sys.stderr, flush=True)
+    result = run_local_pipeline(
+        ROOT, workdir=workdir, reports_dir=reports, cache_dir=cache, pipeline=pipeline, echo=False, with_services=False
+    )
+    failed = [job.name for job in result.jobs if job.status == "FAIL"]
+    print(f"benchmark: {label}: {result.wall_seconds:.1f} s, failed jobs: {failed or 'none'}", file=sys.stderr)
+    return result
+
+
+def _fmt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def report(cold: PipelineResult, warm: PipelineResult, pip: PipelineResult) -> str:
+    c, w, p = job_phases(cold), job_phases(warm), job_phases(pip)
+    lines = [
+        "| run | wall (s) | jobs | failed |",
+        "|---|---:|---:|---|",
+    ]
+    for label, run in (("cold cache", cold), ("warm cache", warm), ("pip baseline, no cache", pip)):
+        failed = ", ".join(j.name for j in run.jobs if j.status == "FAIL") or "none"
+        lines.append(f"| {label} | {run.wall_seconds:.1f} | {len(run.jobs)} | {failed} |")
+    lines += [
+        "",
+        "| job | cold total | cold overhead | warm total | warm overhead | warm tool | warm overhead % "
+        "| pip total | pip overhead | pip / warm overhead |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in sorted(w):
+        cold_p, warm_p, pip_p = c.get(name), w[name], p.get(name)
+        share = f"{100 * warm_p.overhead / warm_p.total:.0f}%" if warm_p.total else "-"
+        ratio = f"{pip_p.overhead / warm_p.overhead:.1f}x" if pip_p and warm_p.overhead > 0 else "-"
+        lines.append(
+            f"| {name} | {_fmt(cold_p.total if cold_p else None)} | {_fmt(cold_p.overhead if cold_p else None)} "
+            f"| {warm_p.total:.1f} | {warm_p.overhead:.1f} | {warm_p.tool:.1f} | {share} "
+            f"| {_fmt(pip_p.total if pip_p else None)} | {_fmt(pip_p.overhead if pip_p else None)} | {ratio} |"
+        )
+    compared = [n for n in COMPARED if n in w and n in p]
+    warm_total = sum(w[n].total for n in w)
+    warm_overhead = sum(w[n].overhead for n in w)
+    overall = warm_overhead / warm_total if warm_total else float("nan")
+    warm_install = sum(w[n].overhead for n in compared)
+    pip_install = sum(p[n].overhead for n in compared)
+    speedup = pip_install / warm_install if warm_install else float("nan")
+    lines += [
+        "",
+        f"- warm overhead / job time, all jobs: {100 * overall:.0f}% (target <= {100 * OVERHEAD_TARGET:.0f}%): "
+        f"{'met' if overall <= OVERHEAD_TARGET else 'MISSED'}",
+        f"- install + set-up, pip baseline / warm, jobs {', '.join(compared)}: {pip_install:.1f} s / "
+        f"{warm_install:.1f} s = {speedup:.1f}x (target >= {SPEEDUP_TARGET:.0f}x): "
+        f"{'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}",
+        "- overhead = job start to the last installer line (engine copy, cache restore, venv, install); "
+        "tool = the rest. Jobs of a stage run in parallel on the same cores, so each job's time includes waiting.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_pipeline", description=__doc__)
+    parser.add_argument("--output", type=Path, help="also write the table (markdown) to this file")
+    args = parser.parse_args(argv)
+    os.environ.pop("UV_CACHE_DIR", None)  # jobs must use their own `cache:` folders, not a shared host cache
+    base = Path(tempfile.mkdtemp(prefix="python-ci-benchmark-"))
+    try:
+        cache = base / "cache"
+        reports = base / "reports"
+        cold = _run("cold", base / "cold", reports, cache=cache)
+        warm = _run("warm", base / "warm", reports, cache=cache)
+        pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    table = report(cold, warm, pip)
+    print(table)
+    if args.output:
+        args.output.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

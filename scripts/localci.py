@@ -34,7 +34,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # The closing summary: ` PASS  <job>` with ` <n>% coverage` appended for jobs with a `coverage:` regex.
 _STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)(?:\s+(\d+(?:\.\d+)?)% coverage)?\s*$")
 _TIMESTAMP = r"(?:\[[\d:]+\s+[^\]]*\]\s)?"  # `--timestamps` prefix: [HH:MM:SS elapsed]
-_FINISHED = re.compile(rf"^{_TIMESTAMP}(?P<job>.+?) finished in (?P<num>[\d.]+) (?P<unit>h|min|s|ms|μs|ns)\b")
+# A job's own output (`<job> > text`) or command (`<job> $ cmd`) may contain "finished in": those are not ends.
+_JOB = r"(?P<job>(?:(?! > | \$ ).)+?)"
+_FINISHED = re.compile(rf"^{_TIMESTAMP}{_JOB} finished in (?P<num>[\d.]+) (?P<unit>h|min|s|ms|μs|ns)\b")
 _UNITS = {"h": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "μs": 1e-6, "ns": 1e-9}
 _MAX_FILENAME = 238  # gitlab-ci-local's limit for the names of its per-job folders
 
@@ -147,7 +149,7 @@ def parse_coverage(output: str) -> dict[str, float]:
 
 
 def parse_durations(output: str) -> dict[str, float]:
-    """Job name -> seconds, from the `<job> finished in <time>` lines (a job's own lines never start that way)."""
+    """Job name -> seconds, from the engine's `<job> finished in <time>` lines."""
     found: dict[str, float] = {}
     for line in output.splitlines():
         match = _FINISHED.match(line)

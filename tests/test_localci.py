@@ -1,0 +1,77 @@
+"""Parsing gitlab-ci-local's output and copying a working tree."""
+
+from pathlib import Path
+
+from scripts.benchmark_pipeline import job_phases
+from scripts.localci import copy_worktree, git, parse_coverage, parse_durations, parse_statuses, slug
+from scripts.pipeline import JobResult, PipelineResult
+
+SUMMARY = """\
+ruff finished in 32 s
+[03:51:55  1.41 s] version finished in 1.41 s
+pytest: [3.11] finished in 1.92 min
+lint > echo "x finished in 5 s"
+validate finished in 350 ms  FAIL 1
+
+ PASS  version
+ PASS  pytest: [3.11] 92.5% coverage
+ WARN  lint
+ FAIL  validate
+  > templates/x.yml: spec: problem
+"""
+
+
+def test_statuses_durations_and_coverage() -> None:
+    assert parse_statuses(SUMMARY) == {
+        "version": "PASS",
+        "pytest: [3.11]": "PASS",
+        "lint": "WARN",
+        "validate": "FAIL",
+    }
+    durations = parse_durations(SUMMARY)
+    assert durations["ruff"] == 32
+    assert durations["version"] == 1.41
+    assert abs(durations["pytest: [3.11]"] - 115.2) < 1e-6
+    assert abs(durations["validate"] - 0.35) < 1e-9
+    assert 'lint > echo "x' not in durations
+    assert parse_coverage(SUMMARY) == {"pytest: [3.11]": 92.5}
+    assert slug("pytest: [3.11]") == "pytest-3.11"
+
+
+def test_copy_worktree_takes_tracked_and_untracked_but_not_ignored(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / ".gitignore").write_text("ignored/\n*.log\n")
+    (src / "tracked.txt").write_text("t")
+    git(src, "init", "-q", "-b", "main")
+    git(src, "add", "-A")
+    git(src, "commit", "-q", "-m", "x")
+    (src / "new.txt").write_text("n")
+    (src / "ignored").mkdir()
+    (src / "ignored" / "a.txt").write_text("i")
+    (src / "run.log").write_text("l")
+    (src / "tracked.txt").unlink()  # deleted but not committed: not copied
+    dest = tmp_path / "dest"
+    assert copy_worktree(src, dest) == 2
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == [".gitignore", "new.txt"]
+
+
+def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
+    timeline = [
+        (1.0, "mypy starting shell (test)"),
+        (1.5, "mypy $ # collapsed multi-line command"),
+        (2.0, "mypy > python-ci: requirements ->  uv pip install -r requirements.txt"),
+        (4.0, "mypy > Installed 44 packages in 1.2s"),
+        (4.1, "mypy >  + fastapi==0.165.0"),
+        (6.0, "mypy > Success: no issues found"),
+        (7.1, "mypy finished in 6.1 s"),
+        (1.0, "version starting shell (build)"),
+        (1.2, "version $ mkdir -p ci-reports"),
+        (2.0, "version finished in 1 s"),
+    ]
+    jobs = [JobResult("mypy", "PASS", 6.1), JobResult("version", "PASS", 1.0)]
+    result = PipelineResult(0, jobs, "", 8.0, tmp_path, timeline)
+    phases = job_phases(result)
+    assert abs(phases["mypy"].overhead - 3.1) < 1e-9
+    assert abs(phases["mypy"].tool - 3.0) < 1e-9
+    assert abs(phases["version"].overhead - 0.2) < 1e-9  # no installer: the engine's set-up only

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scripts.docs import END, START, DocsError, input_table, render_readme
-from scripts.validate import ROOT, load_document
+from scripts.validate import ROOT, load_document, validate_path
 
 VALID = ROOT / "tests" / "fixtures" / "components" / "valid.yml"
 
@@ -96,3 +96,14 @@ def test_readme_without_markers_is_an_error(project: Path) -> None:
 def test_repository_readme_is_current() -> None:
     done = _docs(ROOT, "--check")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_quick_start_is_a_valid_pipeline(tmp_path: Path) -> None:
+    """The README's quick start, checked by the validator against this repository's components."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "python-ci/catalog/" in block
+    pipeline = tmp_path / ".gitlab-ci.yml"
+    pipeline.write_text(block)
+    assert validate_path(pipeline) == []

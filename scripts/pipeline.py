@@ -7,9 +7,9 @@
 1. copy the working tree (tracked files plus untracked files that are not git-ignored, i.e. what you would commit)
    into a temporary git repository whose `origin` is the catalogue's project (`CATALOG_REMOTE`), so the
    `$CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@$CI_COMMIT_SHA` includes resolve to the templates being tested;
-2. start helper services: each `scripts/<hook>.py` named in `SERVICE_HOOKS` that exists is run as
-   `python -m scripts.<hook> start --state-dir DIR` and prints `NAME=VALUE` lines, passed to the pipeline as
-   `--variable NAME=VALUE` (e.g. CI_REGISTRY of a local registry); `... stop --state-dir DIR` runs at the end;
+2. start helper services: each `scripts/<hook>.py` named in `SERVICE_HOOKS` that exists is started (e.g.
+   `python -m scripts.local_registry up --dir DIR`) and prints `NAME=VALUE` lines, passed to the pipeline as
+   `--variable NAME=VALUE` (CI_REGISTRY of a local registry, ...); its stop command runs at the end;
 3. run gitlab-ci-local (shell executor, shell isolation) with `PYTHON_CI_LOCAL=1`: jobs that must not run locally
    (the catalogue's own test suite, which would run this pipeline again) have a rule on that variable;
 4. copy each job's artifacts, its declared report files and its log to `reports/<job>/` (git-ignored), print a
@@ -55,7 +55,13 @@ from scripts.validate import as_map, is_list, is_map
 LOCAL_VARIABLE = "PYTHON_CI_LOCAL"
 # The jobs' `cache:` between local runs, as a GitLab runner keeps it between pipelines (git-ignored).
 CACHE_DIR = ROOT / ".cache" / "pipeline"
-SERVICE_HOOKS = ("local_registry",)
+# scripts/<hook>.py -> (start arguments, stop arguments); `{dir}` is the hook's own state folder. Start prints
+# NAME=VALUE lines (pipeline variables); exit code 2 means "cannot run on this machine": the pipeline goes on
+# without that service (the jobs that need it then fail and say why).
+SERVICE_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "local_registry": (("up", "--dir", "{dir}"), ("down", "{dir}")),
+}
+HOOK_CANNOT_RUN = 2
 STATE_DIR = ".gitlab-ci-local"
 _VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
 _MATRIX_SUFFIX = re.compile(r": \[[^\]]*\]$")
@@ -112,28 +118,31 @@ def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str |
 @contextmanager
 def services(root: Path, state: Path, enabled: bool = True) -> Generator[dict[str, str]]:
     """Start the helper services whose hooks exist; yield the variables they print; stop them afterwards."""
-    started: list[tuple[str, Path]] = []
+    started: list[tuple[str, list[str]]] = []
     variables: dict[str, str] = {}
     try:
-        for hook in SERVICE_HOOKS if enabled else ():
+        for hook, (start_args, stop_args) in SERVICE_HOOKS.items() if enabled else ():
             if not (root / "scripts" / f"{hook}.py").is_file():
                 continue
-            hook_state = state / hook
-            hook_state.mkdir(parents=True, exist_ok=True)
-            cmd = [sys.executable, "-m", f"scripts.{hook}", "start", "--state-dir", str(hook_state)]
-            done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
+            hook_dir = str(state / hook)
+            module = [sys.executable, "-m", f"scripts.{hook}"]
+            start = [*module, *(a.replace("{dir}", hook_dir) for a in start_args)]
+            print(f"pipeline: starting {hook}", file=sys.stderr, flush=True)
+            done = subprocess.run(start, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
+            if done.returncode == HOOK_CANNOT_RUN:
+                print(f"pipeline: {hook} not started: {done.stderr.strip()}", file=sys.stderr)
+                continue
             if done.returncode != 0:
                 raise RuntimeError(f"service hook {hook} failed to start:\n{done.stdout}{done.stderr}")
-            started.append((hook, hook_state))
+            started.append((hook, [*module, *(a.replace("{dir}", hook_dir) for a in stop_args)]))
             for line in done.stdout.splitlines():
                 key, sep, value = line.partition("=")
                 if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                     variables[key] = value
         yield variables
     finally:
-        for hook, hook_state in reversed(started):
-            cmd = [sys.executable, "-m", f"scripts.{hook}", "stop", "--state-dir", str(hook_state)]
-            subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
+        for _hook, stop in reversed(started):
+            subprocess.run(stop, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
 
 
 def run_engine(

@@ -49,19 +49,19 @@ worktree:
     - test ! -f ignored.txt
 """
 
-# The service-hook contract (scripts/<hook>.py start|stop --state-dir DIR; start prints NAME=VALUE lines).
+# The service-hook contract of scripts/local_registry.py: `up --dir DIR` prints NAME=VALUE lines, `down DIR` stops.
 HOOK = """\
-import argparse
+import sys
 from pathlib import Path
 
-parser = argparse.ArgumentParser()
-parser.add_argument("action", choices=["start", "stop"])
-parser.add_argument("--state-dir", type=Path, required=True)
-args = parser.parse_args()
-(args.state_dir / args.action).write_text("done")
-if args.action == "start":
+if sys.argv[1] == "up":
+    state = Path(sys.argv[3])
+    state.mkdir(parents=True)
+    (state / "up").write_text("done")
     print("PROBE_SERVICE=up")
     print("not a variable line")
+else:
+    (Path(sys.argv[2]) / "down").write_text("done")
 """
 
 
@@ -115,8 +115,8 @@ def test_durations_coverage_and_reports(project: Path, branch_run: PipelineResul
 
 def test_service_hook_started_and_stopped(branch_run: PipelineResult) -> None:
     state = branch_run.repo.parent / f"{branch_run.repo.name}-services" / "local_registry"
-    assert (state / "start").exists()
-    assert (state / "stop").exists()
+    assert (state / "up").exists()
+    assert (state / "down").exists()
 
 
 def test_summary_table(branch_run: PipelineResult, project: Path) -> None:

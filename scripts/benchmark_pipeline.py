@@ -10,10 +10,11 @@ the other in this process, so the ratios compare like with like on a noisy machi
 3. pip baseline: the same tools on example/, each job creating a venv and running `pip install` of the project's
    requirements with no cache (`PIP_NO_CACHE_DIR=1`), as the old single-file template did.
 
-Per job it splits the time into overhead (from the job's start to the last line an installer printed: engine
-set-up, cache restore, venv, dependency install) and the tool's own time (from there to the job's end), using the
-arrival time of each output line. It prints a markdown table and checks the targets: warm overhead <= 25% of the
-job time, and warm installs >= 10x faster than the pip baseline.
+Per job it splits the time into overhead (from the job's start to the tool's first line, its version or the pytest
+banner, or else to the last line an installer printed: engine set-up, cache restore, venv, dependency install) and
+the tool's own time (from there to the job's end), using the arrival time of each output line. It prints a
+markdown table and checks the targets: warm overhead <= 25% of the job time, and warm installs >= 10x faster than
+the pip baseline.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ _INSTALL_LINE = re.compile(
     r"Building |Built |Using CPython|Creating virtual environment|Collecting |Installing collected|"
     r"Successfully installed|Requirement already|[+~-] [A-Za-z0-9_.-]+==)"
 )
+# The first line a tool prints (its version, or the pytest component's banner): everything before it is set-up,
+# including installs run with --quiet that print nothing.
+_TOOL_START = re.compile(r"^(?:(?:mypy|pyright|ruff) \d+\.\d+|python-ci: pytest on )")
 COMPARED = ("ruff", "mypy", "pyright", "pytest: [3.11]")
 OVERHEAD_TARGET = 0.25
 SPEEDUP_TARGET = 10.0
@@ -54,15 +58,18 @@ stages: [test]
 ruff:
   extends: .pip
   script:
+    - .venv/bin/ruff --version
     - .venv/bin/ruff check .
     - .venv/bin/ruff format --check .
 mypy:
   extends: .pip
   script:
+    - .venv/bin/mypy --version
     - .venv/bin/mypy
 pyright:
   extends: .pip
   script:
+    - .venv/bin/pyright --version
     - .venv/bin/pyright
 pytest:
   extends: .pip
@@ -70,6 +77,7 @@ pytest:
     matrix:
       - PYTHON_VERSION: ["3.11"]
   script:
+    - echo "python-ci: pytest on $(.venv/bin/python --version)"
     - .venv/bin/python -m pytest
 """
 
@@ -91,6 +99,7 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
     end: dict[str, float] = {}
     script_start: dict[str, float] = {}
     installed: dict[str, float] = {}
+    tool_start: dict[str, float] = {}
     for at, line in result.timeline:
         name = next((n for n in names if line.startswith(f"{n} ")), None)
         if name is None:
@@ -102,12 +111,14 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
             end[name] = at
         elif rest.startswith("$ "):
             script_start.setdefault(name, at)
-        elif rest.startswith("> ") and _INSTALL_LINE.match(rest[2:]):
+        elif rest.startswith("> ") and _TOOL_START.match(rest[2:]):
+            tool_start.setdefault(name, at)
+        elif rest.startswith("> ") and _INSTALL_LINE.match(rest[2:]) and name not in tool_start:
             installed[name] = at
     phases: dict[str, Phases] = {}
     for name in names:
         if name in start and name in end:
-            ready = installed.get(name, script_start.get(name, start[name]))
+            ready = tool_start.get(name) or installed.get(name) or script_start.get(name, start[name])
             phases[name] = Phases(end[name] - start[name], ready - start[name])
     return phases
 
@@ -128,9 +139,11 @@ def _fmt(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}"
 
 
-def report(cold: PipelineResult, warm: PipelineResult, pip: PipelineResult) -> str:
+def report(cold: PipelineResult, warm: PipelineResult, pip: PipelineResult, load: str = "") -> str:
     c, w, p = job_phases(cold), job_phases(warm), job_phases(pip)
     lines = [
+        f"{os.cpu_count()} CPU(s); 1-minute load average {load}" if load else f"{os.cpu_count()} CPU(s)",
+        "",
         "| run | wall (s) | jobs | failed |",
         "|---|---:|---:|---|",
     ]
@@ -166,8 +179,9 @@ def report(cold: PipelineResult, warm: PipelineResult, pip: PipelineResult) -> s
         f"- install + set-up, pip baseline / warm, jobs {', '.join(compared)}: {pip_install:.1f} s / "
         f"{warm_install:.1f} s = {speedup:.1f}x (target >= {SPEEDUP_TARGET:.0f}x): "
         f"{'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}",
-        "- overhead = job start to the last installer line (engine copy, cache restore, venv, install); "
-        "tool = the rest. Jobs of a stage run in parallel on the same cores, so each job's time includes waiting.",
+        "- overhead = job start to the tool's first line (or the last installer line): engine copy, cache restore, "
+        "venv, install; tool = the rest. Jobs of a stage run in parallel on the same cores, so each job's time "
+        "includes waiting.",
     ]
     return "\n".join(lines)
 
@@ -178,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.pop("UV_CACHE_DIR", None)  # jobs must use their own `cache:` folders, not a shared host cache
     base = Path(tempfile.mkdtemp(prefix="python-ci-benchmark-"))
+    load_before = os.getloadavg()[0]
     try:
         cache = base / "cache"
         reports = base / "reports"
@@ -186,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    table = report(cold, warm, pip)
+    table = report(cold, warm, pip, f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(table)
     if args.output:
         args.output.write_text(table + "\n", encoding="utf-8")

@@ -63,15 +63,22 @@ def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
         (2.0, "mypy > python-ci: requirements ->  uv pip install -r requirements.txt"),
         (4.0, "mypy > Installed 44 packages in 1.2s"),
         (4.1, "mypy >  + fastapi==0.165.0"),
+        (5.0, "mypy > mypy 2.4.1 (compiled: yes)"),
+        (5.5, "mypy >  + not an install: after the tool started"),
         (6.0, "mypy > Success: no issues found"),
         (7.1, "mypy finished in 6.1 s"),
         (1.0, "version starting shell (build)"),
         (1.2, "version $ mkdir -p ci-reports"),
         (2.0, "version finished in 1 s"),
+        (1.0, "ruff starting shell (test)"),
+        (3.0, "ruff > Installed 1 package in 1.57s"),
+        (3.5, "ruff > All checks passed!"),
+        (3.6, "ruff finished in 2.6 s"),
     ]
-    jobs = [JobResult("mypy", "PASS", 6.1), JobResult("version", "PASS", 1.0)]
+    jobs = [JobResult("mypy", "PASS", 6.1), JobResult("version", "PASS", 1.0), JobResult("ruff", "PASS", 2.6)]
     result = PipelineResult(0, jobs, "", 8.0, tmp_path, timeline)
     phases = job_phases(result)
-    assert abs(phases["mypy"].overhead - 3.1) < 1e-9
-    assert abs(phases["mypy"].tool - 3.0) < 1e-9
+    assert abs(phases["mypy"].overhead - 4.0) < 1e-9  # up to `mypy --version`: the quiet tool install included
+    assert abs(phases["mypy"].tool - 2.1) < 1e-9
     assert abs(phases["version"].overhead - 0.2) < 1e-9  # no installer: the engine's set-up only
+    assert abs(phases["ruff"].overhead - 2.0) < 1e-9  # no version line: up to the last installer line

@@ -25,6 +25,8 @@ CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
 CATALOG_PATH = "python-ci/catalog"
 
 _STATUS_LINE = re.compile(r"^ (PASS|FAIL|WARN)  (.+?)(?: (\d+(?:\.\d+)?)% coverage)?\s*$")
+# gitlab-ci-local prints this WARN line when a test sets a predefined variable: it is not a job.
+_PREDEFINED_WARNING = "Avoid overriding predefined variables"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _IGNORED = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gitlab-ci-local", "node_modules"
@@ -114,7 +116,7 @@ class PipelineRun:
         found: dict[str, str] = {}
         for line in self.output.splitlines():
             match = _STATUS_LINE.match(line)
-            if match:
+            if match and _PREDEFINED_WARNING not in line:
                 found[match.group(2)] = match.group(1)
         return found
 

@@ -71,7 +71,9 @@ def test_branch_pipeline_gives_a_dev_version_and_all_three_outputs(repo: Path) -
     assert seen == f"{info['VERSION']}|main|{head[:8]}|{info['BUILD_DATE']}"
 
 
-@pytest.mark.parametrize(("tag", "expected"), [("v1.2.3", "1.2.3"), ("v2.0.0-rc.1", "2.0.0rc1"), ("v0.4.0-beta2", "0.4.0b2")])
+@pytest.mark.parametrize(
+    ("tag", "expected"), [("v1.2.3", "1.2.3"), ("v2.0.0-rc.1", "2.0.0rc1"), ("v0.4.0-beta2", "0.4.0b2")]
+)
 def test_release_tag_gives_its_version(repo: Path, tag: str, expected: str) -> None:
     run = run_pipeline(repo, "version", variables={"CI_COMMIT_TAG": tag})
     assert run.statuses == {"version": "PASS"}, run.output
@@ -98,15 +100,21 @@ def test_dev_version_counts_from_the_last_release_tag(tmp_path: Path) -> None:
     run = run_pipeline(repo, "version")
     assert run.statuses == {"version": "PASS"}, run.output
     version = Version(_module(run, "pkg")["VERSION"])
-    assert (version.release, version.is_devrelease, version.local) == ((1, 4, 3), True, "g" + git(repo, "rev-parse", "HEAD")[:8])
+    assert (version.release, version.is_devrelease, version.local) == (
+        (1, 4, 3),
+        True,
+        "g" + git(repo, "rev-parse", "HEAD")[:8],
+    )
     assert version > Version("1.4.2")
 
 
 def test_a_hostile_branch_name_is_data_in_every_output(repo: Path) -> None:
     branch = "feat/x\"'$(touch pwned)`touch pwned2`;touch pwned3"
-    run = run_pipeline(repo, "version", "--ignore-predefined-vars=CI_COMMIT_BRANCH", variables={"CI_COMMIT_BRANCH": branch})
+    run = run_pipeline(
+        repo, "version", "--ignore-predefined-vars=CI_COMMIT_BRANCH", variables={"CI_COMMIT_BRANCH": branch}
+    )
     assert run.statuses == {"version": "PASS"}, run.output
     assert _module(run)["GIT_BRANCH"] == branch
     assert _dotenv(run)["BUILD_GIT_BRANCH"] == branch
     build = repo / ".gitlab-ci-local" / "builds" / "version"
-    assert not [p for p in build.rglob("pwned*")]
+    assert not list(build.rglob("pwned*"))

@@ -65,7 +65,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     )
     repo = tmp_path_factory.mktemp("installers")
     files = {f"{UV_DIR}/{p.relative_to(uv_project)}": p.read_text() for p in uv_project.rglob("*") if p.is_file()}
-    files |= {f"{POETRY_DIR}/{p.relative_to(poetry_project)}": p.read_text() for p in poetry_project.rglob("*") if p.is_file()}
+    files |= {
+        f"{POETRY_DIR}/{p.relative_to(poetry_project)}": p.read_text() for p in poetry_project.rglob("*") if p.is_file()
+    }
     # Jobs share the tests' warm uv cache, except pytest-poetry: a job in the consumer's file merges into the
     # included one (as in GitLab), and an empty UV_CACHE_DIR makes it fill its own `cache:` entry, proving it.
     own_cache = "\npytest-poetry:\n  variables:\n    UV_CACHE_DIR: ''\n"

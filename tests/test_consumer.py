@@ -23,6 +23,33 @@ include:
   - component: $CI_SERVER_FQDN/python-ci/catalog/version@~latest
     inputs:
       output_dir: pkg
+  - component: $CI_SERVER_FQDN/python-ci/catalog/pytest@1.0.0
+    inputs:
+      python_versions: ["3.11"]
+      coverage_threshold: 100
+"""
+# A project with only a pyproject.toml (no lock, no requirements, no build system): the install falls back to
+# `uv pip install -r pyproject.toml --group dev`.
+PYPROJECT = """\
+[project]
+name = "service"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = []
+
+[dependency-groups]
+dev = ["pytest>=8"]
+
+[tool.coverage.run]
+source = ["pkg"]
+omit = ["pkg/_build_info.py"]
+"""
+TEST = """\
+from pkg.mod import GREETING
+
+
+def test_greeting() -> None:
+    assert GREETING == "hello"
 """
 
 
@@ -58,7 +85,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
         "    insteadOf = git@gitlab.example.com:\n"
         '[protocol "file"]\n    allow = always\n'
     )
-    files = {"pkg/__init__.py": "", "pkg/mod.py": 'GREETING = "hello"\n', "pinned/__init__.py": ""}
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/mod.py": 'GREETING = "hello"\n',
+        "pinned/__init__.py": "",
+        "pyproject.toml": PYPROJECT,
+        "tests/__init__.py": "",
+        "tests/test_mod.py": TEST,
+    }
     repo = make_repo(
         work / "service",
         ci_yaml=CONSUMER_CI,
@@ -75,8 +109,17 @@ def _version(run: PipelineRun, job: str, package: str) -> str:
 
 
 def test_versioned_components_run_green(run: PipelineRun) -> None:
-    assert run.statuses == {"ruff": "PASS", "version-pinned": "PASS", "version": "PASS"}, run.output
+    assert run.statuses == {"ruff": "PASS", "version-pinned": "PASS", "version": "PASS", "pytest: [3.11]": "PASS"}, (
+        run.output
+    )
     assert not (run.repo / "templates").exists()
+
+
+def test_a_pyproject_only_project_installs_its_dev_group(run: PipelineRun) -> None:
+    log = run.log("pytest: [3.11]")
+    assert "pyproject.toml -> uv pip install -r pyproject.toml --group dev" in log
+    assert "1 passed" in log
+    assert run.coverage["pytest: [3.11]"] == 100.0
 
 
 def test_exact_version_and_latest_resolve_to_the_right_releases(run: PipelineRun) -> None:

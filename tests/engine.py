@@ -18,10 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# One uv cache for the pipelines the tests run (gitignored, kept between sessions): components honour an
+# inherited UV_CACHE_DIR, so jobs skip downloads already made. The `cache:` keyword itself is tested separately.
+SHARED_UV_CACHE = ROOT / ".cache" / "uv-tests"
 CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
 CATALOG_PATH = "python-ci/catalog"
 
-_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+_STATUS_LINE = re.compile(r"^ (PASS|FAIL|WARN)  (.+?)(?: (\d+(?:\.\d+)?)% coverage)?\s*$")
+# gitlab-ci-local prints this WARN line when a test sets a predefined variable: it is not a job.
+_PREDEFINED_WARNING = "Avoid overriding predefined variables"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _IGNORED = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gitlab-ci-local", "node_modules"
@@ -53,6 +58,12 @@ def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     env.update(extra or {})
     return env
+
+
+def shared_cache_env() -> dict[str, str]:
+    """Environment for `run_pipeline` that points every job at the tests' shared uv cache."""
+    SHARED_UV_CACHE.mkdir(parents=True, exist_ok=True)
+    return {"UV_CACHE_DIR": str(SHARED_UV_CACHE)}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -105,8 +116,18 @@ class PipelineRun:
         found: dict[str, str] = {}
         for line in self.output.splitlines():
             match = _STATUS_LINE.match(line)
-            if match:
+            if match and _PREDEFINED_WARNING not in line:
                 found[match.group(2)] = match.group(1)
+        return found
+
+    @property
+    def coverage(self) -> dict[str, float]:
+        """Job name -> the percentage its `coverage:` regex read from the log, for jobs that report one."""
+        found: dict[str, float] = {}
+        for line in self.output.splitlines():
+            match = _STATUS_LINE.match(line)
+            if match and match.group(3) is not None:
+                found[match.group(2)] = float(match.group(3))
         return found
 
     def artifacts(self, job: str) -> Path:

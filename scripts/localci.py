@@ -30,6 +30,8 @@ ENGINE_FLAGS = (
     "--max-job-name-padding=0",
 )
 
+# gitlab-ci-local prints this WARN line when a run sets a predefined variable: it is not a job.
+_PREDEFINED_WARNING = "Avoid overriding predefined variables"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # The closing summary: ` PASS  <job>` with ` <n>% coverage` appended for jobs with a `coverage:` regex.
 _STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)(?:\s+(\d+(?:\.\d+)?)% coverage)?\s*$")
@@ -133,7 +135,7 @@ def parse_statuses(output: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in output.splitlines():
         match = _STATUS_LINE.match(line)
-        if match:
+        if match and _PREDEFINED_WARNING not in line:
             found[match.group(2)] = match.group(1)
     return found
 

@@ -322,6 +322,8 @@ def _apply(functions: list[tuple[str, list[str]]], value: Yaml) -> Yaml:
 
 
 def _as_text(value: Yaml) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -487,7 +489,9 @@ def _check_input(name: str, definition: Yaml, report: _Report) -> None:
         _check_regex(f"{where}.regex", kind, definition["regex"], report)
     if "rules" in definition and ("options" in definition or "default" in definition):
         report.add(where, "`rules` cannot be combined with top-level `options` or `default`")
-    if "default" in definition and not report.has(f"{where}.options") and not report.has(f"{where}.regex"):
+    checkable = not report.has(f"{where}.options") and not report.has(f"{where}.regex")
+    # `default: null` is GitLab's "optional, no value": nothing to check against type, options or regex.
+    if definition.get("default") is not None and checkable:
         for problem in check_value(name, definition, definition["default"], "default"):
             report.add(f"{where}.default", problem)
 

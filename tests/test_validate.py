@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.validate import ROOT, default_paths, validate_path
+from scripts.validate import ROOT, default_paths, main, validate_path
 
 FIXTURES = ROOT / "tests" / "fixtures" / "components"
 
@@ -189,11 +189,19 @@ def test_cli_prints_one_line_per_problem_and_exits_1() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("tests/fixtures/components/input-key-typo.yml: spec.inputs.stage: unknown key")
     assert lines[1].startswith("tests/fixtures/components/unknown-input.yml: body.job.stage: unknown input")
-    ok = subprocess.run(
-        [sys.executable, "-m", "scripts.validate", "tests/fixtures/components/valid.yml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+
+
+def test_main_exits_0_on_valid_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXTURES / "valid.yml")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "1 file(s) checked, 0 problem(s)" in captured.err
+
+
+def test_null_default_means_optional(tmp_path: Path) -> None:
+    component = tmp_path / "c.yml"
+    component.write_text(
+        "spec:\n  inputs:\n    tag:\n      description: Optional.\n      default: null\n"
+        '---\njob:\n  script:\n    - echo "tag=$[[ inputs.tag ]]"\n'
     )
-    assert ok.returncode == 0, ok.stdout
+    assert validate_path(component) == []

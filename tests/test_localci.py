@@ -82,3 +82,12 @@ def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
     assert abs(phases["mypy"].tool - 2.1) < 1e-9
     assert abs(phases["version"].overhead - 0.2) < 1e-9  # no installer: the engine's set-up only
     assert abs(phases["ruff"].overhead - 2.0) < 1e-9  # no version line: up to the last installer line
+
+
+def test_benchmark_baseline_pipeline_is_valid(tmp_path: Path) -> None:
+    from scripts.benchmark_pipeline import BASELINE  # noqa: PLC0415
+    from scripts.validate import validate_path  # noqa: PLC0415
+
+    pipeline = tmp_path / ".gitlab-ci.yml"
+    pipeline.write_text(BASELINE)
+    assert validate_path(pipeline) == []

@@ -148,6 +148,7 @@ def _run(
     print(f"benchmark: {label}: {result.wall_seconds:.1f} s, failed jobs: {failed or 'none'}", file=sys.stderr)
     if not result.jobs:
         raise SystemExit(f"benchmark: the {label} run ran no job:\n{result.output[-3000:]}")
+    shutil.rmtree(workdir, ignore_errors=True)  # only its timeline is needed; copies of the repo add up on disk
     return result
 
 
@@ -254,12 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             _run("runner cache priming", base / "prime", reports, cache=cache, env=runner_env)
             runner = [_run("runner cache", base / "runner", reports, cache=cache, env=runner_env)]
             variants.append(("warm: a runner-level UV_CACHE_DIR (kept whole)", runner))
+        table = report(cold, variants, pip, f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print(table, flush=True)
+        if args.output:
+            args.output.write_text(table + "\n", encoding="utf-8")
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    table = report(cold, variants, pip, f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    print(table)
-    if args.output:
-        args.output.write_text(table + "\n", encoding="utf-8")
     return 0
 
 

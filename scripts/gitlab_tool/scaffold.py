@@ -1,0 +1,209 @@
+"""``new NAME``: a new service copied from the reference service in example/, with its names replaced.
+
+What is renamed: the distribution name (pyproject ``[project] name``), the service name and the service
+code (``SERVICE_NAME`` / ``SERVICE_CODE`` in ``.env.example`` and their defaults wherever the source
+spells them), and the README title. The Python package keeps its name ``app``: every service built from
+the template has the same layout, and renaming an import package would touch every import for no gain.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.gitlab_tool.console import Console
+from scripts.gitlab_tool.errors import ExitCode, ToolError
+from scripts.gitlab_tool.starter_ci import CI_FILE
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "example"
+# Generated, local or secret files that must not travel into a new service.
+EXCLUDE = (
+    ".git",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "*.py[cod]",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".coverage",
+    ".coverage.*",
+    "coverage.xml",
+    "htmlcov",
+    "junit*.xml",
+    "*.egg-info",
+    "dist",
+    "build",
+    "node_modules",
+    ".env",
+    "_build_info.py",
+    "_build_info.json",
+    "uv.lock",
+    "poetry.lock",
+    ".gitlab-ci-local",
+    ".gitlab-ci-local-*",
+)
+# Files people run to test a fresh copy; the first one present is named in the next steps.
+TEST_COMMANDS = ("scripts/run-tests", "scripts/test", "scripts/test.sh")
+_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_ENV_LINE = re.compile(r"^(?P<key>SERVICE_NAME|SERVICE_CODE)=(?P<value>.*)$", re.MULTILINE)
+_PROJECT_NAME = re.compile(r'^(?P<lead>name\s*=\s*)(?P<q>["\'])(?P<name>[^"\']+)(?P=q)', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Names:
+    project: str
+    service: str | None
+    code: str | None
+
+
+def default_code(name: str) -> str:
+    return name.upper().replace("-", "_")[:32]
+
+
+def _ignore(_dir: str, names: list[str]) -> set[str]:
+    return {n for n in names if any(fnmatch.fnmatch(n, pattern) for pattern in EXCLUDE)}
+
+
+def _unquote(value: str) -> str:
+    value = value.split(" #", 1)[0].strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def read_names(source: Path) -> Names:
+    """The names the source uses today: what gets replaced in the copy."""
+    try:
+        project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise ToolError(ExitCode.USAGE, f"{source}/pyproject.toml has no readable [project] name ({exc})") from None
+    env: dict[str, str] = {}
+    env_file = source / ".env.example"
+    if env_file.is_file():
+        for match in _ENV_LINE.finditer(env_file.read_text(encoding="utf-8")):
+            env[match["key"]] = _unquote(match["value"])
+    return Names(project=str(project), service=env.get("SERVICE_NAME") or None, code=env.get("SERVICE_CODE") or None)
+
+
+def _bounded(word: str) -> re.Pattern[str]:
+    # A name is replaced only as a whole token: "text-analytics" must not match inside "text-analytics-v2".
+    return re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
+
+
+def _rewrite_text(text: str, old: Names, new: Names) -> str:
+    for before, after in ((old.project, new.project), (old.service, new.service)):
+        if before and after and before != after:
+            text = _bounded(before).sub(after, text)
+    if old.code and new.code and old.code != new.code:
+        # A code is short ("TXT"): replace it only where it is clearly the value, as a quoted literal.
+        for quote in "\"'":
+            text = text.replace(f"{quote}{old.code}{quote}", f"{quote}{new.code}{quote}")
+    return text
+
+
+def _text_files(root: Path) -> Iterable[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def _rewrite_tree(dest: Path, old: Names, new: Names) -> list[str]:
+    changed: list[str] = []
+    for path in _text_files(dest):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary: nothing to rename
+        updated = _rewrite_text(text, old, new)
+        rel = path.relative_to(dest)
+        if rel == Path(".env.example"):
+            updated = _rewrite_env(updated, new)
+        elif rel.name.lower().startswith("readme") and rel.parent == Path():
+            updated = re.sub(r"\A(# )[^\n]*", lambda m: f"{m[1]}{new.project}", updated, count=1)
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            changed.append(str(rel))
+    pyproject = dest / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    # The name line itself, whatever its old spelling: the whole-token pass above may not have matched.
+    text = _PROJECT_NAME.sub(lambda m: f"{m['lead']}{m['q']}{new.project}{m['q']}", text, count=1)
+    pyproject.write_text(text, encoding="utf-8")
+    if tomllib.loads(text)["project"]["name"] != new.project:
+        raise ToolError(ExitCode.USAGE, "could not rewrite [project] name in pyproject.toml")
+    return changed
+
+
+def _rewrite_env(text: str, new: Names) -> str:
+    values = {"SERVICE_NAME": new.service or new.project, "SERVICE_CODE": new.code or ""}
+    text = _ENV_LINE.sub(lambda m: f"{m['key']}={values[m['key']]}", text)
+    for key, value in values.items():
+        if not re.search(rf"^{key}=", text, re.MULTILINE):
+            text = text.rstrip("\n") + f"\n{key}={value}\n"
+    return text
+
+
+def _git_init(dest: Path, name: str) -> None:
+    commands = (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", f"Start {name} from the python-ci reference service"],
+    )
+    for command in commands:
+        done = subprocess.run(command, cwd=dest, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise ToolError(ExitCode.USAGE, f"{' '.join(command[:2])} failed in {dest}: {last}")
+
+
+def run(
+    name: str,
+    console: Console,
+    *,
+    dest: Path | None,
+    source: Path,
+    code: str | None,
+    ci_content: str | None,
+    git: bool,
+) -> ExitCode:
+    if not _NAME.fullmatch(name) or len(name) > 63:
+        raise ToolError(
+            ExitCode.USAGE, f"{name!r}: a service name is lower case letters, digits and single dashes (<= 63)"
+        )
+    code = code or default_code(name)
+    if not _CODE.fullmatch(code):
+        raise ToolError(ExitCode.USAGE, f"--code {code!r}: 1 to 32 letters, digits, _ or -")
+    if not (source / "pyproject.toml").is_file():
+        raise ToolError(ExitCode.USAGE, f"{source} is not a service to copy (no pyproject.toml)")
+    dest = dest or Path(name)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ToolError(ExitCode.USAGE, f"{dest} already exists and is not empty")
+
+    old = read_names(source)
+    new = Names(project=name, service=name, code=code)
+    shutil.copytree(source, dest, ignore=_ignore, symlinks=True, dirs_exist_ok=True)
+    changed = _rewrite_tree(dest, old, new)
+    if ci_content is not None:
+        (dest / CI_FILE).write_text(ci_content, encoding="utf-8")
+    if git:
+        _git_init(dest, name)
+
+    console.info(f"new {name}: copied {source} to {dest}")
+    console.info(
+        f"  project name {old.project} -> {name}; service name {old.service} -> {name}; "
+        f"service code {old.code} -> {code}"
+    )
+    console.info(f"  rewritten: {', '.join(changed) or 'nothing'}")
+    if ci_content is not None:
+        console.info(f"  wrote {CI_FILE}")
+    test_command = next((c for c in TEST_COMMANDS if (dest / c).is_file()), None)
+    if test_command:
+        console.info(f"next: cd {dest} && {test_command}")
+    return ExitCode.OK

@@ -165,7 +165,7 @@ class _Planner:
             with self.errors(f"protecting tags {pattern}"):
                 self.project.protectedtags.create({"name": pattern, "create_access_level": level})
 
-        return Step(subject, Action.CREATE, f"create allowed for: {self.opts.tag_create_level}", create)
+        return Step(subject, Action.CREATE, f"tag creation allowed for: {self.opts.tag_create_level}", create)
 
     def ci_file(self, ci: CiFile) -> Step:
         default_branch: str | None = _attrs(self.project).get("default_branch")

@@ -51,8 +51,7 @@ def lint_offline(path: Path) -> LintResult:
 def _strings(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    items: list[Any] = value
-    return [str(item) for item in items]
+    return [str(item) for item in cast(list[object], value)]
 
 
 def lint_remote(conn: Connection, project_path: str, content: str, *, ref: str | None, simulate: bool) -> LintResult:

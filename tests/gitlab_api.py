@@ -169,7 +169,7 @@ class FakeGitLab:
         def link(number: int) -> str:
             return f"{base}?{urlencode({**query, 'page': number, 'per_page': per_page})}"
 
-        links = []
+        links: list[str] = []
         if page < total_pages:
             links.append(f'<{link(page + 1)}>; rel="next"')
         if page > 1:

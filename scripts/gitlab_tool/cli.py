@@ -46,8 +46,13 @@ def _add_ci_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # No abbreviations: `new --git` must not be read as the global --gitlab.
     parser = argparse.ArgumentParser(
-        prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        allow_abbrev=False,
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--gitlab", metavar="NAME", help="use this section of python-gitlab's config file")
     parser.add_argument(
@@ -57,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     boot = sub.add_parser(
         "bootstrap",
+        allow_abbrev=False,
         help="prepare a GitLab project: deploy token, CI/CD variables, protected tags, starter pipeline",
         description=_para(
             "Create the gitlab-deploy-token deploy token (read_registry, write_registry) if missing, set CI/CD "
@@ -96,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint_p = sub.add_parser(
         "lint",
+        allow_abbrev=False,
         help="validate a .gitlab-ci.yml or a component (GitLab's CI lint API, else offline)",
         description=_para(
             "Validate FILE with GitLab's CI lint API when a GitLab is configured (needs --project), or with "
@@ -112,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     new = sub.add_parser(
         "new",
+        allow_abbrev=False,
         help="scaffold a new service from the reference service (example/)",
         description=_para(
             "Copy the reference service into a new directory without generated or local files (.venv, caches, "

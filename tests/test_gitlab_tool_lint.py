@@ -93,6 +93,11 @@ def test_remote_needs_a_project(ci_file: Path, capsys: pytest.CaptureFixture[str
     assert "remote lint needs --project GROUP/PROJECT" in err
 
 
+def test_ref_without_simulate_is_refused(ci_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "lint", str(ci_file), "--project", "acme/billing", "--ref", "dev", env=ENV)
+    assert (code, err.strip()) == (ExitCode.USAGE, "error: --ref sets the context of --simulate; pass both")
+
+
 @pytest.mark.parametrize(
     ("setup", "code", "expected"),
     [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ class _Planner:
         self.console = console
         self.path = opts.project
 
-    def errors(self, action: str, needs: str = _MAINTAINER) -> Any:
+    def errors(self, action: str, needs: str = _MAINTAINER) -> AbstractContextManager[None]:
         return gitlab_errors(f"{action} of {self.path}", url=self.conn.url, needs=needs)
 
     def deploy_token(self) -> Step:

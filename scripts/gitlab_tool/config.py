@@ -43,8 +43,6 @@ def connect(
             raise ToolError(ExitCode.CONFIG, f"python-gitlab config section {gitlab_id!r}: {exc}") from None
         if gl.private_token:
             console.add_secret(gl.private_token)
-        if gl.timeout is None:
-            gl.timeout = DEFAULT_TIMEOUT
         return Connection(gl=gl, url=gl.url, source=f"python-gitlab config section {gitlab_id!r}")
 
     url = env.get(ENV_URL, "").strip()

@@ -89,6 +89,8 @@ def run(
         content = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ToolError(ExitCode.USAGE, f"cannot read {path}: {exc.strerror}") from None
+    if ref is not None and not simulate:
+        raise ToolError(ExitCode.USAGE, "--ref sets the context of --simulate; pass both")
     if offline or conn is None:
         result = lint_offline(path)
     else:

@@ -60,7 +60,7 @@ def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: p
     assert code == ExitCode.OK
     assert tomllib.loads((dest / "pyproject.toml").read_text())["project"]["name"] == "text-summary"
     assert (dest / ".env.example").read_text().splitlines()[1:3] == ["SERVICE_NAME=text-summary", "SERVICE_CODE=SUM"]
-    assert (dest / "app" / "settings.py").read_text().count('"text-summary"') == 1
+    assert (dest / "app" / "settings.py").read_text().count('"text-summary"') == 2
     assert 'SERVICE_CODE = "SUM"' in (dest / "app" / "settings.py").read_text()
     assert (dest / "README.md").read_text() == (
         "# text-summary\n\nThe text-summary service. Install `text-summary` and run it; its code is TXT.\n"
@@ -84,6 +84,21 @@ def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: p
     done = run_checks(dest)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_a_long_name_keeps_the_copy_formatted(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = "multilingual-document-summarisation-gateway"
+    dest = tmp_path / name
+    code, out, _ = new(capsys, name, "--from", str(source), "--dest", str(dest))
+    assert code == ExitCode.OK
+    assert "(reformatted with ruff)" in out
+    ruff = Path(sys.executable).parent / "ruff"
+    check = subprocess.run([ruff, "format", "--check", "."], cwd=dest, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # The control: the renamed line did outgrow the limit, so the formatter had work to do.
+    assert f'service="{name}"' in (dest / "app" / "settings.py").read_text()
+    assert len(f'LOG_FILE = dict(path="logs/service.log", service="{name}", code="TXT", rotate="daily")') > 100
+    assert run_checks(dest).returncode == 0
 
 
 def test_a_half_renamed_copy_fails_its_checks(source: Path) -> None:

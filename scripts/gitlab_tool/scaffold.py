@@ -12,8 +12,9 @@ import fnmatch
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,51 @@ def default_code(name: str) -> str:
     return name.upper().replace("-", "_")[:32]
 
 
-def _ignore(_dir: str, names: list[str]) -> set[str]:
-    return {n for n in names if any(fnmatch.fnmatch(n, pattern) for pattern in EXCLUDE)}
+@dataclass(frozen=True)
+class _Rule:
+    pattern: str
+    anchored: bool  # the pattern has a "/" inside: it matches the path from the root, not a name
+    dir_only: bool  # the pattern ends with "/"
+
+
+def _gitignore_rules(source: Path) -> list[_Rule]:
+    """The source's own .gitignore: what its authors call generated or local.
+
+    Only the common subset is read (names, globs, anchored paths, trailing "/"); a negation ("!") cannot
+    be honoured by a plain exclusion list and is skipped, so such a file is left out of the copy.
+    """
+    rules = [_Rule(pattern, anchored=False, dir_only=False) for pattern in EXCLUDE]
+    gitignore = source / ".gitignore"
+    if not gitignore.is_file():
+        return rules
+    for raw in gitignore.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        dir_only = line.endswith("/")
+        pattern = line.rstrip("/")
+        anchored = "/" in pattern
+        rules.append(_Rule(pattern.lstrip("/"), anchored=anchored, dir_only=dir_only))
+    return rules
+
+
+def _ignorer(source: Path) -> Callable[[str, list[str]], set[str]]:
+    rules = _gitignore_rules(source)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped: set[str] = set()
+        for name in names:
+            path = Path(directory, name)
+            rel = path.relative_to(source).as_posix()
+            for rule in rules:
+                if rule.dir_only and not path.is_dir():
+                    continue
+                if fnmatch.fnmatch(rel if rule.anchored else name, rule.pattern):
+                    skipped.add(name)
+                    break
+        return skipped
+
+    return ignore
 
 
 def _unquote(value: str) -> str:
@@ -150,6 +194,20 @@ def _rewrite_env(text: str, new: Names) -> str:
     return text
 
 
+def _reformat(dest: Path, changed: list[str]) -> str:
+    """Re-run the source's formatter on renamed Python files: a longer name can push a line past the limit,
+    and the copy's own `ruff format --check` must stay green."""
+    python_files = [c for c in changed if c.endswith(".py")]
+    pyproject = (dest / "pyproject.toml").read_text(encoding="utf-8")
+    if not python_files or "[tool.ruff" not in pyproject:
+        return ""
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        return "ruff not found: run `ruff format` in the copy"
+    done = subprocess.run([ruff, "format", "--quiet", *python_files], cwd=dest, capture_output=True, check=False)
+    return "reformatted with ruff" if done.returncode == 0 else "ruff format failed: run it in the copy"
+
+
 def _git_init(dest: Path, name: str) -> None:
     commands = (
         ["git", "init", "-q", "-b", "main"],
@@ -188,19 +246,20 @@ def run(
 
     old = read_names(source)
     new = Names(project=name, service=name, code=code)
-    shutil.copytree(source, dest, ignore=_ignore, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(source, dest, ignore=_ignorer(source), symlinks=True, dirs_exist_ok=True)
     changed = _rewrite_tree(dest, old, new)
+    formatted = _reformat(dest, changed)
     if ci_content is not None:
         (dest / CI_FILE).write_text(ci_content, encoding="utf-8")
     if git:
-        _git_init(dest, name)
+        _git_init(dest, name)  # after the formatting, so that the first commit is the final text
 
     console.info(f"new {name}: copied {source} to {dest}")
     console.info(
         f"  project name {old.project} -> {name}; service name {old.service} -> {name}; "
         f"service code {old.code} -> {code}"
     )
-    console.info(f"  rewritten: {', '.join(changed) or 'nothing'}")
+    console.info(f"  rewritten: {', '.join(changed) or 'nothing'}" + (f" ({formatted})" if formatted else ""))
     if ci_content is not None:
         console.info(f"  wrote {CI_FILE}")
     test_command = next((c for c in TEST_COMMANDS if (dest / c).is_file()), None)

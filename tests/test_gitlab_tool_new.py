@@ -35,9 +35,13 @@ def source(tmp_path: Path) -> Path:
         "app/_build_info.json",
         "htmlcov/index.html",
         "uv.lock",
+        "logs/2026/11/text-analytics.log",  # the rest are in the source's own .gitignore
+        "notes.txt",
+        "app/generated_x.py",
     ):
         (src / junk).parent.mkdir(parents=True, exist_ok=True)
         (src / junk).write_text("generated\n")
+    (src / "tests" / "notes.txt").write_text("kept: the .gitignore entry /notes.txt is anchored to the root\n")
     (src / "app" / "logo.bin").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfeexample-service")
     return src
 
@@ -70,6 +74,7 @@ def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: p
     copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert copied == [
         ".env.example",
+        ".gitignore",
         "README.md",
         "app/__init__.py",
         "app/logo.bin",
@@ -77,6 +82,7 @@ def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: p
         "pyproject.toml",
         "scripts/run-tests",
         "tests/check_identity.py",
+        "tests/notes.txt",
     ]
     assert (dest / "app" / "logo.bin").read_bytes() == (source / "app" / "logo.bin").read_bytes()
     assert os.access(dest / "scripts" / "run-tests", os.X_OK)

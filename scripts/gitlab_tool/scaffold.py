@@ -204,7 +204,9 @@ def _reformat(dest: Path, changed: list[str]) -> str:
     ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
     if ruff is None:
         return "ruff not found: run `ruff format` in the copy"
-    done = subprocess.run([ruff, "format", "--quiet", *python_files], cwd=dest, capture_output=True, check=False)
+    done = subprocess.run(
+        [ruff, "format", "--quiet", "--no-cache", *python_files], cwd=dest, capture_output=True, check=False
+    )
     return "reformatted with ruff" if done.returncode == 0 else "ruff format failed: run it in the copy"
 
 

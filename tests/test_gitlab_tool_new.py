@@ -60,7 +60,7 @@ def new(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "out" / "text-summary"
-    code, out, _ = new(capsys, "text-summary", "--code", "SUM", "--from", str(source), "--dest", str(dest))
+    code, out, _ = new(capsys, "text-summary", "--code", "SUM", "--from", str(source), "--dest", str(dest), "--no-git")
     assert code == ExitCode.OK
     assert tomllib.loads((dest / "pyproject.toml").read_text())["project"]["name"] == "text-summary"
     assert (dest / ".env.example").read_text().splitlines()[1:3] == ["SERVICE_NAME=text-summary", "SERVICE_CODE=SUM"]
@@ -95,7 +95,7 @@ def test_copy_is_renamed_clean_and_green(source: Path, tmp_path: Path, capsys: p
 def test_a_long_name_keeps_the_copy_formatted(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     name = "multilingual-document-summarisation-gateway"
     dest = tmp_path / name
-    code, out, _ = new(capsys, name, "--from", str(source), "--dest", str(dest))
+    code, out, _ = new(capsys, name, "--from", str(source), "--dest", str(dest), "--no-git")
     assert code == ExitCode.OK
     assert "(reformatted with ruff)" in out
     ruff = Path(sys.executable).parent / "ruff"
@@ -126,7 +126,6 @@ def test_default_destination_code_git_and_starter_pipeline(
         "ocr-gateway",
         "--from",
         str(source),
-        "--git",
         "--catalog",
         "acme/python-ci",
         "--version",
@@ -151,6 +150,53 @@ def test_default_destination_code_git_and_starter_pipeline(
     log = subprocess.run([*git, "log", "--format=%s"], capture_output=True, text=True, check=True).stdout
     assert log == "Start ocr-gateway from the python-ci reference service\n"
     assert "wrote .gitlab-ci.yml" in out
+    assert "  git repository made with one commit on main" in out
+
+
+def git_identity(monkeypatch: pytest.MonkeyPatch, home: Path, *, known: bool) -> None:
+    """A git with no user config; with `known`, the identity comes from the environment."""
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        for what, value in (("NAME", "Test"), ("EMAIL", "test@example.test")):
+            if known:
+                monkeypatch.setenv(f"GIT_{who}_{what}", value)
+            else:
+                monkeypatch.delenv(f"GIT_{who}_{what}", raising=False)
+    # Without this, git may guess an identity from the host name; the test needs the refusal.
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.useConfigOnly")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
+
+
+def test_git_without_identity_stages_and_says_so(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_identity(monkeypatch, tmp_path, known=False)
+    dest = tmp_path / "svc"
+    code, out, _ = new(capsys, "svc", "--from", str(source), "--dest", str(dest))
+    assert code == ExitCode.OK
+    assert "  git repository made, files staged; commit them yourself (git commit: " in out
+    staged = subprocess.run(
+        ["git", "-C", str(dest), "diff", "--cached", "--name-only"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "pyproject.toml" in staged
+
+
+def test_inside_a_repository_no_nested_one_and_no_git(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git_identity(monkeypatch, tmp_path, known=True)
+    mono = tmp_path / "mono"
+    subprocess.run(["git", "init", "-q", str(mono)], check=True)
+    code, out, _ = new(capsys, "svc", "--from", str(source), "--dest", str(mono / "services" / "svc"))
+    assert code == ExitCode.OK
+    assert f"  inside the git repository {mono}: no new repository made" in out
+    assert not (mono / "services" / "svc" / ".git").exists()
+    code, out, _ = new(capsys, "svc2", "--from", str(source), "--dest", str(tmp_path / "svc2"), "--no-git")
+    assert code == ExitCode.OK
+    assert not (tmp_path / "svc2" / ".git").exists()
+    assert "repository" not in out
 
 
 @pytest.mark.parametrize(
@@ -191,11 +237,16 @@ def test_refuses_a_non_empty_destination_and_a_non_service(
     reason="example/ (the reference service, branch `example`) is not merged into this branch yet",
 )
 def test_scaffold_from_the_real_example_passes_its_own_tests(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    git_identity(monkeypatch, tmp_path, known=True)
+    # The example's test command makes its .venv with uv: the one scripts/setup.sh installed.
+    monkeypatch.setenv("PATH", f"{ROOT / '.venv-bootstrap' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     dest = tmp_path / "text-summary"
-    code, _, _ = new(capsys, "text-summary", "--code", "SUM", "--dest", str(dest))
+    code, out, _ = new(capsys, "text-summary", "--code", "SUM", "--dest", str(dest))
     assert code == ExitCode.OK
+    assert "git repository made with one commit on main" in out
     command = next(c for c in TEST_COMMANDS if (dest / c).is_file())
     done = subprocess.run([command], cwd=dest, capture_output=True, text=True, check=False, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "text-summary" in (dest / "app" / "settings.py").read_text()

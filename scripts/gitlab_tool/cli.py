@@ -138,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=scaffold.DEFAULT_SOURCE,
         help="the service to copy (default: this repository's example/)",
     )
-    new.add_argument("--git", action="store_true", help="git init the copy and commit it, ready to push")
+    new.add_argument(
+        "--no-git",
+        dest="git",
+        action="store_false",
+        help="do not make the copy a git repository (by default it gets one commit, unless it lies inside one)",
+    )
     _add_ci_options(new)
     return parser
 

@@ -210,17 +210,34 @@ def _reformat(dest: Path, changed: list[str]) -> str:
     return "reformatted with ruff" if done.returncode == 0 else "ruff format failed: run it in the copy"
 
 
-def _git_init(dest: Path, name: str) -> None:
-    commands = (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-q", "-m", f"Start {name} from the python-ci reference service"],
-    )
-    for command in commands:
-        done = subprocess.run(command, cwd=dest, capture_output=True, text=True, check=False)
+def _git(dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=dest, capture_output=True, text=True, check=False)
+
+
+def _git_init(dest: Path, name: str) -> str:
+    """Make the copy its own repository with one commit, ready to push; say what happened.
+
+    Inside an existing work tree (a monorepo) the copy joins that repository instead. The service reads
+    its build info from git, so a copy that is nobody's repository would fail its own build-info test.
+    """
+    if shutil.which("git") is None:
+        return "git not found: the copy is not a repository"
+    inside = _git(dest, "rev-parse", "--show-toplevel")
+    if inside.returncode == 0:
+        return f"inside the git repository {inside.stdout.strip()}: no new repository made"
+    for args in (("init", "-q", "-b", "main"), ("add", "-A")):
+        done = _git(dest, *args)
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            raise ToolError(ExitCode.USAGE, f"{' '.join(command[:2])} failed in {dest}: {last}")
+            raise ToolError(ExitCode.USAGE, f"git {args[0]} failed in {dest}: {_last_line(done.stderr)}")
+    done = _git(dest, "commit", "-q", "-m", f"Start {name} from the python-ci reference service")
+    if done.returncode != 0:
+        # Typically no user.name/user.email: the copy is fine, only the first commit is left to the user.
+        return f"git repository made, files staged; commit them yourself (git commit: {_last_line(done.stderr)})"
+    return "git repository made with one commit on main"
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or ["no message"])[-1]
 
 
 def run(
@@ -231,7 +248,7 @@ def run(
     source: Path,
     code: str | None,
     ci_content: str | None,
-    git: bool,
+    git: bool = True,
 ) -> ExitCode:
     if not _NAME.fullmatch(name) or len(name) > 63:
         raise ToolError(
@@ -253,8 +270,8 @@ def run(
     formatted = _reformat(dest, changed)
     if ci_content is not None:
         (dest / CI_FILE).write_text(ci_content, encoding="utf-8")
-    if git:
-        _git_init(dest, name)  # after the formatting, so that the first commit is the final text
+    # After the formatting, so that the first commit holds the final text.
+    git_note = _git_init(dest, name) if git else ""
 
     console.info(f"new {name}: copied {source} to {dest}")
     console.info(
@@ -264,6 +281,8 @@ def run(
     console.info(f"  rewritten: {', '.join(changed) or 'nothing'}" + (f" ({formatted})" if formatted else ""))
     if ci_content is not None:
         console.info(f"  wrote {CI_FILE}")
+    if git_note:
+        console.info(f"  {git_note}")
     test_command = next((c for c in TEST_COMMANDS if (dest / c).is_file()), None)
     if test_command:
         console.info(f"next: cd {dest} && {test_command}")

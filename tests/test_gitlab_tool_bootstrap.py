@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 import responses
 import yaml
 
+from scripts.gitlab_tool import config
 from scripts.gitlab_tool.cli import main
 from scripts.gitlab_tool.errors import ExitCode
 from tests.gitlab_api import DEPLOY_TOKEN_VALUE, TOKEN, URL, FakeGitLab, closed_port, error, variable_json
@@ -304,6 +307,39 @@ def test_network_error_from_a_closed_local_port(capsys: pytest.CaptureFixture[st
     assert one_line(err) == (
         f"error: cannot reach http://127.0.0.1:{free_port} while reading project acme/billing: connection refused"
     )
+
+
+def test_tls_error_from_a_plain_http_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def answer_in_plain_http() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer_in_plain_http)
+        thread.start()
+        code, _, err = bootstrap(capsys, env={**ENV, "GITLAB_URL": f"https://127.0.0.1:{port}"})
+        thread.join()
+    assert code == ExitCode.NETWORK
+    assert one_line(err).endswith("while reading project acme/billing: TLS error (certificate or protocol)")
+
+
+def test_timeout_from_a_server_that_never_answers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "DEFAULT_TIMEOUT", 0.3)
+    with socket.socket() as listener:  # the kernel accepts the connection; nobody ever reads or answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        code, _, err = bootstrap(capsys, env={**ENV, "GITLAB_URL": url})
+    assert code == ExitCode.NETWORK
+    assert one_line(err) == f"error: cannot reach {url} while reading project acme/billing: timed out"
 
 
 # --- configuration and secret sources ----------------------------------------------------------------------

@@ -116,6 +116,22 @@ def test_remote_errors(
     assert len(err.strip().splitlines()) == 1
 
 
+def test_redirected_post_names_the_fix(ci_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An http:// URL in front of an https:// GitLab: requests would turn the POST into a GET.
+    plain = "http://gitlab.example.test"
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            f"{plain}/api/v4/projects/acme%2Fbilling/ci/lint",
+            status=301,
+            headers={"Location": f"{URL}/api/v4/projects/acme%2Fbilling/ci/lint"},
+        )
+        mock.add(responses.GET, f"{URL}/api/v4/projects/acme%2Fbilling/ci/lint", json={"valid": True})
+        code, _, err = run(capsys, "lint", str(ci_file), "--project", "acme/billing", env={**ENV, "GITLAB_URL": plain})
+    assert code == ExitCode.CONFIG
+    assert err.strip() == (f"error: {plain} redirected while linting through acme/billing: use the final URL (https?)")
+
+
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "lint", str(tmp_path / "absent.yml"), env={})
     assert code == ExitCode.USAGE

@@ -6,7 +6,6 @@ import contextlib
 import enum
 from collections.abc import Generator
 
-import gitlab.config
 import gitlab.exceptions
 import requests
 
@@ -121,5 +120,3 @@ def gitlab_errors(action: str, *, url: str, needs: str = "") -> Generator[None]:
         raise ToolError(ExitCode.API, f"GitLab error{status} while {action}: {said}") from None
     except requests.exceptions.RequestException as exc:
         raise ToolError(ExitCode.NETWORK, f"cannot reach {url} while {action}: {_network_reason(exc)}") from None
-    except gitlab.config.ConfigError as exc:
-        raise ToolError(ExitCode.CONFIG, f"python-gitlab configuration: {exc}") from None

@@ -97,7 +97,7 @@ def test_a_long_name_keeps_the_copy_formatted(source: Path, tmp_path: Path, caps
     dest = tmp_path / name
     code, out, _ = new(capsys, name, "--from", str(source), "--dest", str(dest), "--no-git")
     assert code == ExitCode.OK
-    assert "(reformatted with ruff)" in out
+    assert "(ruff format applied)" in out
     ruff = Path(sys.executable).parent / "ruff"
     check = subprocess.run([ruff, "format", "--check", "."], cwd=dest, capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr

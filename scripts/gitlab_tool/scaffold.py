@@ -207,7 +207,7 @@ def _reformat(dest: Path, changed: list[str]) -> str:
     done = subprocess.run(
         [ruff, "format", "--quiet", "--no-cache", *python_files], cwd=dest, capture_output=True, check=False
     )
-    return "reformatted with ruff" if done.returncode == 0 else "ruff format failed: run it in the copy"
+    return "ruff format applied" if done.returncode == 0 else "ruff format failed: run it in the copy"
 
 
 def _git(dest: Path, *args: str) -> subprocess.CompletedProcess[str]:

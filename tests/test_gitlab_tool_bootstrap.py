@@ -411,6 +411,25 @@ def test_bad_secret_sources_fail_before_any_request(
     assert gitlab.calls == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--secret", "X_TOKEN", "--variable", "X_TOKEN=env:X_TOKEN"], "error: a variable key is given twice"),
+        (["--branch", "dev"], "error: --branch and --overwrite-ci-file need --catalog and --version"),
+        (["--catalog", "acme/python-ci"], "error: --catalog and --version go together"),
+        (["--catalog", "acme", "--version", "1.2.3"], "error: --catalog 'acme': expected a project path like"),
+        ([*CI_ARGS, "--component", "Ruff"], "error: --component 'Ruff': expected NAME[:STAGE]"),
+    ],
+)
+def test_bad_arguments_fail_before_any_request(
+    gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, _, err = run(capsys, "bootstrap", "acme/billing", *argv)
+    assert code == ExitCode.USAGE
+    assert one_line(err).startswith(expected)
+    assert gitlab.calls == []
+
+
 def test_an_echoed_secret_is_masked(gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
     # A server error that quotes the value back must not reach the terminal.
     gitlab.fail_with = error(400, f"value {SECRET} is invalid")

@@ -175,6 +175,8 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], console: Console) -> 
         if len(set(keys)) != len(keys):
             raise ToolError(ExitCode.USAGE, "a variable key is given twice")
         starter = _starter(args)
+        if starter is None and (args.branch or args.overwrite_ci_file):
+            raise ToolError(ExitCode.USAGE, "--branch and --overwrite-ci-file need --catalog and --version")
         ci_file = None
         if starter is not None:
             ci_file = bootstrap.CiFile(

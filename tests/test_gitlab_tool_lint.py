@@ -192,7 +192,8 @@ def test_offline_validator_absent(
     code, _, err = run(capsys, "lint", str(ci_file), env={})
     assert code == ExitCode.CONFIG
     assert err.strip() == (
-        "error: no GitLab is configured and the offline validator (scripts.validate) is not installed"
+        "error: the offline validator scripts/validate.py is missing; to lint through GitLab instead, "
+        "set GITLAB_URL and GITLAB_TOKEN (or --gitlab NAME) and pass --project"
     )
 
 

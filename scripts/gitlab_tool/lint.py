@@ -38,7 +38,8 @@ def offline_validator() -> Validator:
             raise
         raise ToolError(
             ExitCode.CONFIG,
-            f"no GitLab is configured and the offline validator ({OFFLINE_MODULE}) is not installed",
+            "the offline validator scripts/validate.py is missing; to lint through GitLab instead, set "
+            "GITLAB_URL and GITLAB_TOKEN (or --gitlab NAME) and pass --project",
         ) from None
     return cast(Validator, module.validate_path)
 

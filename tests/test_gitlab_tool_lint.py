@@ -13,6 +13,7 @@ import pytest
 import responses
 import yaml
 
+from scripts.gitlab_tool import starter_ci
 from scripts.gitlab_tool.cli import main
 from scripts.gitlab_tool.errors import ExitCode
 from scripts.gitlab_tool.lint import OFFLINE_MODULE
@@ -209,3 +210,15 @@ def test_the_real_offline_validator(tmp_path: Path, ci_file: Path, capsys: pytes
     code, out, _ = run(capsys, "lint", str(broken), env={})
     assert code == ExitCode.INVALID
     assert "  error: " in out
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec(OFFLINE_MODULE) is None,
+    reason="scripts/validate.py (the offline validator, another branch) is not merged here yet",
+)
+def test_the_starter_pipeline_passes_the_offline_validator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    components = [starter_ci.parse_component(c) for c in starter_ci.DEFAULT_COMPONENTS]
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(starter_ci.render("acme/python-ci", "1.2.3", components))
+    code, out, _ = run(capsys, "lint", str(path), env={})
+    assert (code, out.splitlines()[-1]) == (ExitCode.OK, f"{path}: valid")

@@ -77,6 +77,7 @@ class FakeGitLab:
     role: int = 40  # 30 Developer, 40 Maintainer
     scopes: tuple[str, ...] = ("api",)
     fail_with: Reply | None = None  # every request gets this answer (5xx, HTML, ...)
+    link_header: bool = True  # False: a proxy that drops Link (X-Next-Page and X-Total stay)
 
     def add_project(self, path: str, pid: int, **kwargs: Any) -> Project:
         project = Project(id=pid, path=path, **kwargs)
@@ -177,7 +178,6 @@ class FakeGitLab:
         links += [f'<{link(1)}>; rel="first"', f'<{link(total_pages)}>; rel="last"']
         headers = {
             "Content-Type": "application/json",
-            "Link": ", ".join(links),
             "X-Page": str(page),
             "X-Per-Page": str(per_page),
             "X-Next-Page": str(page + 1) if page < total_pages else "",
@@ -185,6 +185,8 @@ class FakeGitLab:
             "X-Total": str(len(items)),
             "X-Total-Pages": str(total_pages),
         }
+        if self.link_header:
+            headers["Link"] = ", ".join(links)
         return 200, headers, json.dumps(chunk)
 
     def _create_deploy_token(self, project: Project, body: dict[str, Any]) -> Reply:

@@ -151,6 +151,31 @@ def test_pagination_finds_objects_on_later_pages(gitlab: FakeGitLab, capsys: pyt
     assert "protected tag v*: unchanged: already protected (create: Maintainers)" in out
 
 
+def test_a_list_cut_short_stops_before_any_change(gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without Link headers python-gitlab stops after page 1; X-Total shows that items were missed, and
+    # creating the deploy token again (it is on page 2) would make a duplicate.
+    gitlab.link_header = False
+    gitlab.projects["acme/billing"].deploy_tokens = [
+        {
+            "id": i,
+            "name": name,
+            "username": f"gitlab+deploy-token-{i}",
+            "expires_at": None,
+            "revoked": False,
+            "expired": False,
+            "scopes": ["read_registry", "write_registry"],
+        }
+        for i, name in enumerate(["a", "b", "gitlab-deploy-token"], start=1)
+    ]
+    code, out, err = bootstrap(capsys)
+    assert code == ExitCode.API
+    assert one_line(err) == (
+        "error: GitLab listed 2 of 3 deploy tokens of acme/billing: pagination stopped early "
+        "(are Link headers dropped on the way?); nothing was changed"
+    )
+    assert (out, gitlab.writes()) == ("", [])
+
+
 def test_changed_variable_is_updated_without_showing_either_value(
     gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -79,10 +79,27 @@ class _Planner:
     def errors(self, action: str, needs: str = _MAINTAINER) -> AbstractContextManager[None]:
         return gitlab_errors(f"{action} of {self.path}", url=self.conn.url, needs=needs)
 
+    def list_all(self, manager: Any, what: str) -> list[dict[str, Any]]:
+        """Every item on every page (python-gitlab follows the Link headers), checked against X-Total.
+
+        A list cut short (a proxy that drops Link headers) would make bootstrap create duplicates, so a
+        count below the server's total stops the run before any change.
+        """
+        with self.errors(f"listing {what}"):
+            pages = manager.list(iterator=True)
+            items = [_attrs(item) for item in pages]
+        total: int | None = pages.total
+        if total is not None and len(items) < total:
+            raise ToolError(
+                ExitCode.API,
+                f"GitLab listed {len(items)} of {total} {what} of {self.path}: pagination stopped early "
+                "(are Link headers dropped on the way?); nothing was changed",
+            )
+        return items
+
     def deploy_token(self) -> Step:
         subject = f"deploy token {DEPLOY_TOKEN_NAME}"
-        with self.errors("listing deploy tokens"):
-            tokens = [_attrs(t) for t in self.project.deploytokens.list(get_all=True)]
+        tokens = self.list_all(self.project.deploytokens, "deploy tokens")
         usable = [
             t for t in tokens if t.get("name") == DEPLOY_TOKEN_NAME and not t.get("revoked") and not t.get("expired")
         ]
@@ -119,8 +136,7 @@ class _Planner:
     def variables(self) -> list[Step]:
         if not self.opts.variables:
             return []
-        with self.errors("listing CI/CD variables"):
-            existing = [_attrs(v) for v in self.project.variables.list(get_all=True)]
+        existing = self.list_all(self.project.variables, "CI/CD variables")
         # Only the all-environments variable is ours; scoped ones with the same key are the user's.
         by_key = {v["key"]: v for v in existing if v.get("environment_scope", "*") == "*"}
         return [self._variable(spec, by_key.get(spec.key)) for spec in self.opts.variables]
@@ -153,8 +169,7 @@ class _Planner:
     def protected_tag(self) -> Step:
         pattern = self.opts.tag_pattern
         subject = f"protected tag {pattern}"
-        with self.errors("listing protected tags"):
-            tags = [_attrs(t) for t in self.project.protectedtags.list(get_all=True)]
+        tags = self.list_all(self.project.protectedtags, "protected tags")
         for tag in tags:
             if tag.get("name") == pattern:
                 levels: list[dict[str, Any]] = tag.get("create_access_levels") or []

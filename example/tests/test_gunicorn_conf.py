@@ -141,7 +141,7 @@ def test_every_access_line_exactly_once_across_workers_rotation_and_recycling(
         for attempt in range(5):
             request_id = f"rot-{number:05d}-{attempt}"
             try:
-                assert server.get("/livez", {"X-Request-ID": request_id}).status == 200
+                assert server.get("/version", {"X-Request-ID": request_id}).status == 200
             except (ConnectionResetError, http.client.RemoteDisconnected):
                 resets.append(request_id)
                 continue
@@ -153,7 +153,7 @@ def test_every_access_line_exactly_once_across_workers_rotation_and_recycling(
     assert server.stop() == 0
 
     records = [json.loads(line) for line in read_log_lines(logs_dir)]
-    access = [r for r in records if r["message"].startswith('access "GET /livez ')]
+    access = [r for r in records if r["message"].startswith('access "GET /version ')]
     counts = Counter(r["request_id"] for r in access)
     lost = set(answered) - set(counts)
     duplicated = {rid: n for rid, n in counts.items() if n > 1}

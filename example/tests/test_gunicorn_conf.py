@@ -4,6 +4,7 @@ Every server listens on 127.0.0.1 on a free port, runs in its own temporary dire
 and is stopped by the test that started it.
 """
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -53,6 +54,8 @@ class Gunicorn:
             env=env,
             stdout=self.output,
             stderr=subprocess.STDOUT,
+            # Its own process group, so that cleanup can also reach workers if the master dies first.
+            start_new_session=True,
         )
 
     def wait_ready(self) -> None:
@@ -83,9 +86,10 @@ class Gunicorn:
             self.output.close()
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Whatever is left of this server's process group (nothing, after a clean stop)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         self.output.close()
 
     def log_text(self) -> str:

@@ -8,26 +8,28 @@
 ARG BASE_IMAGE=python:3.12-slim
 
 FROM ${BASE_IMAGE} AS build
-# uv comes from the package index the build is configured with (PIP_INDEX_URL / PIP_FIND_LINKS build args,
-# or pip's defaults): no registry address is written here.
+# uv comes from the package index the build environment is configured with (or EXTRA_PIP_ARGS): no
+# registry address is written here. UV_SYSTEM_CERTS: uv trusts the image's CA store, as pip does, so a proxy CA
+# installed in the base image works for both.
 ARG UV_VERSION=0.13.9
-ARG PIP_INDEX_URL
-ARG PIP_FIND_LINKS
-ARG UV_INDEX_URL
-ARG UV_FIND_LINKS
+# Extra options for the two installers, e.g. a local index or a wheelhouse mounted into the build:
+#   --build-arg EXTRA_PIP_ARGS="--no-index --find-links /wheels" --build-arg EXTRA_UV_ARGS="--offline --find-links /wheels"
+ARG EXTRA_PIP_ARGS=""
+ARG EXTRA_UV_ARGS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     UV_NO_CACHE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
-    UV_PYTHON_DOWNLOADS=never
+    UV_PYTHON_DOWNLOADS=never \
+    UV_SYSTEM_CERTS=1
 RUN python3 -m venv /opt/uv \
- && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}"
+ && /opt/uv/bin/pip install --quiet ${EXTRA_PIP_ARGS} "uv==${UV_VERSION}"
 COPY requirements.txt /tmp/requirements.txt
 # The venv is made by the base's own python3 (its path is the same in the runtime stage); every package is
 # checked against the hashes in requirements.txt, and nothing else is installed.
 RUN python3 -m venv /opt/venv \
- && /opt/uv/bin/uv pip sync --quiet --python /opt/venv/bin/python --require-hashes /tmp/requirements.txt
+ && /opt/uv/bin/uv pip sync --quiet ${EXTRA_UV_ARGS} --python /opt/venv/bin/python --require-hashes /tmp/requirements.txt
 
 FROM ${BASE_IMAGE} AS runtime
 ARG VERSION=unknown

@@ -38,8 +38,9 @@ def test_product_both_stages_use_base_image_arg(product: list[tuple[str, str]]) 
 
 def test_product_installs_with_uv_from_hashed_requirements(product: list[tuple[str, str]]) -> None:
     runs = " ".join(args for keyword, args in product if keyword == "RUN")
-    assert 'pip install --quiet "uv==${UV_VERSION}"' in runs
-    assert "uv pip sync --quiet --python /opt/venv/bin/python --require-hashes /tmp/requirements.txt" in runs
+    assert 'pip install --quiet ${EXTRA_PIP_ARGS} "uv==${UV_VERSION}"' in runs
+    sync = "uv pip sync --quiet ${EXTRA_UV_ARGS} --python /opt/venv/bin/python --require-hashes"
+    assert f"{sync} /tmp/requirements.txt" in runs
     assert "python3 -m venv /opt/venv" in runs
     # only python3 is assumed from the base image
     assert "/usr/local/bin" not in runs

@@ -65,6 +65,16 @@ def _without_virtualenv() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
 
+def _path_without_uv(bin_dir: Path) -> str:
+    """A PATH like a plain python image's: python3 with pip, no uv, so the job must install its pinned uv."""
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(Path(sys.base_prefix) / "bin" / "python3")
+    system = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    path = os.pathsep.join([str(bin_dir), str(ROOT / "node_modules" / ".bin"), *system])
+    assert shutil.which("uv", path=path) is None, "a uv on the system PATH hides the job's own install"
+    return path
+
+
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
     base = tmp_path_factory.mktemp("wheelhouse")
@@ -77,7 +87,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
         "artifact_name": NAME,
     }
     repo = make_repo(base / "repo", ci_yaml=include([("wheelhouse", inputs)]), project=project, project_dir="app")
-    run = run_pipeline(repo)
+    run = run_pipeline(repo, env={"PATH": _path_without_uv(base / "bin")})
     assert run.returncode == 0, run.output
     return Wheelhouse(run=run, out=run.artifacts(JOB) / "app" / "dist" / "wheelhouse")
 
@@ -123,6 +133,7 @@ def _members(archive: Path) -> list[str]:
 
 def test_pipeline_publishes_archive_checksum_installer_and_dotenv(wheelhouse: Wheelhouse) -> None:
     assert wheelhouse.run.statuses == {JOB: "PASS"}
+    assert "uv not on PATH, installing uv==" in wheelhouse.run.log(JOB)
     digest = wheelhouse.archive.with_name(f"{NAME}.tar.gz.sha256").read_text().split()
     assert digest[1] == f"{NAME}.tar.gz"
     dotenv = wheelhouse.run.artifacts(JOB) / ".gitlab-ci-reports" / "dotenv" / "app" / "dist" / "wheelhouse.env"

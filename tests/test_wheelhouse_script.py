@@ -1,0 +1,155 @@
+"""The Python and the install.sh that the wheelhouse component carries inline: held to the catalogue's lint and type
+rules, and its platform and requirement logic checked directly (the engine tests cover the whole flow)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.engine import ROOT
+
+TEMPLATE = ROOT / "templates" / "wheelhouse.yml"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def _heredoc(marker: str) -> str:
+    """The text between `<<'MARKER'` and the closing MARKER line in the job's script."""
+    _spec, body = yaml.safe_load_all(TEMPLATE.read_text())
+    (job,) = body.values()
+    script = "\n".join(job["script"])
+    match = re.search(rf"<<'{marker}'\n(.*?)\n{marker}\n", script, re.DOTALL)
+    assert match is not None, marker
+    return match.group(1) + "\n"
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("wheelhouse-src")
+    paths = {"py": out / "wheelhouse_job.py", "sh": out / "install.sh"}
+    paths["py"].write_text(_heredoc("WHEELHOUSE_PY"))
+    paths["sh"].write_text(_heredoc("WHEELHOUSE_INSTALL_SH"))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def job(sources: dict[str, Path]) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("wheelhouse_job", sources["py"])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tool(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_inline_python_is_ruff_mypy_and_pyright_clean(sources: dict[str, Path]) -> None:
+    py = str(sources["py"])
+    for cmd in (
+        [str(VENV_BIN / "ruff"), "check", "--config", "pyproject.toml", py],
+        [str(VENV_BIN / "ruff"), "format", "--check", "--config", "pyproject.toml", py],
+        [str(VENV_BIN / "mypy"), "--strict", "--no-incremental", py],
+        [str(VENV_BIN / "pyright"), py],
+    ):
+        done = _tool(*cmd)
+        assert done.returncode == 0, f"{cmd[0]}: {done.stdout}{done.stderr}"
+
+
+def test_install_sh_parses_and_passes_shellcheck(sources: dict[str, Path]) -> None:
+    assert _tool("bash", "-n", str(sources["sh"])).returncode == 0
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed")
+    done = _tool("shellcheck", "--shell=bash", str(sources["sh"]))
+    assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "first", "must", "must_not"),
+    [
+        ("manylinux_2_28_x86_64", "manylinux_2_28_x86_64", ["manylinux2014_x86_64", "manylinux1_x86_64"], []),
+        ("manylinux2014_aarch64", "manylinux_2_17_aarch64", ["manylinux2014_aarch64"], ["manylinux2010_aarch64"]),
+        ("manylinux_2_31_riscv64", "manylinux_2_31_riscv64", ["manylinux_2_17_riscv64"], ["manylinux_2_16_riscv64"]),
+        ("musllinux_1_2_x86_64", "musllinux_1_2_x86_64", ["musllinux_1_1_x86_64"], ["manylinux_2_17_x86_64"]),
+    ],
+)
+def test_a_target_accepts_its_own_and_older_compatible_platform_tags(
+    job: Any, target: str, first: str, must: list[str], must_not: list[str]
+) -> None:
+    tags: list[str] = job.platforms(target)
+    assert tags[0] == first
+    assert set(must) <= set(tags)
+    assert not set(must_not) & set(tags)
+
+
+def test_a_manylinux_target_older_than_its_architecture_is_refused(job: Any) -> None:
+    with pytest.raises(job.JobError, match="below glibc"):
+        job.platforms("manylinux1_aarch64")
+
+
+def test_markers_are_evaluated_for_the_target_not_for_this_machine(job: Any) -> None:
+    pins, _ = job.parse_pins(
+        "uvloop==0.21.0 ; sys_platform != 'win32'\n"
+        "colorama==0.4.6 ; sys_platform == 'win32'\n"
+        "exceptiongroup==1.3.0 ; python_full_version < '3.11'\n"
+        "greenlet==3.2.4 ; platform_machine == 'aarch64'\n"
+    )
+    names = {p.name for p in job.applicable(pins, "manylinux2014_aarch64", "3.10")}
+    assert names == {"uvloop", "exceptiongroup", "greenlet"}
+    names = {p.name for p in job.applicable(pins, "manylinux_2_28_x86_64", "3.12")}
+    assert names == {"uvloop"}
+
+
+def test_hashed_multiline_pins_are_read_with_their_hashes_and_options_kept(job: Any) -> None:
+    text = (
+        "# comment\n"
+        "--extra-index-url https://mirror.invalid/simple\n"
+        "anyio==4.16.0 \\\n"
+        "    --hash=sha256:aaa \\\n"
+        "    --hash=sha256:bbb\n"
+        "    # via fastapi\n"
+        "Six===1.17.0\n"
+    )
+    pins, options = job.parse_pins(text)
+    assert options == ["--extra-index-url https://mirror.invalid/simple"]
+    assert [(p.spec, p.hashes) for p in pins] == [
+        ("anyio==4.16.0", ("sha256:aaa", "sha256:bbb")),
+        ("Six===1.17.0", ()),
+    ]
+    assert pins[0].line() == "anyio==4.16.0 --hash=sha256:aaa --hash=sha256:bbb"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "requests>=2",
+        "requests",
+        "-e .",
+        "-r other.txt",
+        "pkg @ https://x.invalid/pkg.whl",
+        "--no-binary :all:",
+        "a==1.*",
+    ],
+)
+def test_a_requirement_that_is_not_one_pinned_version_is_refused(job: Any, line: str) -> None:
+    with pytest.raises(job.JobError, match="cannot honour"):
+        job.parse_pins(f"six==1.17.0\n{line}\n")
+
+
+def test_array_inputs_are_read_as_json_and_every_item_checked(job: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WH_TEST", 'json:["3.11", "3.12", "3.11"]')
+    assert job.read_list("WH_TEST", job.PYTHON_RE, "python_versions", allow_empty=False) == ["3.11", "3.12"]
+    for hostile in ('json:["3.12; id"]', "json:3.12", '["3.12"]', "json:[1]", "json:[]"):
+        monkeypatch.setenv("WH_TEST", hostile)
+        with pytest.raises(job.JobError):
+            job.read_list("WH_TEST", job.PYTHON_RE, "python_versions", allow_empty=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine import ROOT, PipelineRun, include, make_repo, run_pipeline
+from tests.engine import ROOT, PipelineRun, git, include, make_repo, run_pipeline
 
 pytestmark = pytest.mark.engine
 
@@ -31,22 +31,29 @@ OTHER_PYTHON = "3.12" if HOST_PYTHON != "3.12" else "3.11"
 TARGETS = ["manylinux_2_28_x86_64", "manylinux2014_aarch64"]
 NAME = "app-offline"
 JOB = "wheelhouse"
+EXAMPLE_JOB = "example-wheelhouse"
+GAPS_JOB = "gaps-wheelhouse"
 
 
 @dataclass(frozen=True)
 class Wheelhouse:
-    """What the passing pipeline published."""
+    """What one job of the shared pipeline published."""
 
     run: PipelineRun
+    job: str
     out: Path
+    name: str
 
     @property
     def archive(self) -> Path:
-        return self.out / f"{NAME}.tar.gz"
+        return self.out / f"{self.name}.tar.gz"
 
     @property
     def installer(self) -> Path:
         return self.out / "install.sh"
+
+    def log(self) -> str:
+        return self.run.log(self.job)
 
     def copy_to(self, dest: Path) -> Path:
         """A private copy of the published files (tests damage them); returns the archive's path there."""
@@ -76,20 +83,66 @@ def _path_without_uv(bin_dir: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    """One pipeline, three wheelhouse jobs side by side (they run concurrently, which keeps the suite short):
+    the fixture from a uv.lock for two targets and two Pythons; example/ from its hash-pinned requirements.txt;
+    and the fixture from pins with holes, which must fail."""
     base = tmp_path_factory.mktemp("wheelhouse")
     project = _project_with_uv_lock(base / "project")
-    inputs: Mapping[str, object] = {
-        "project_dir": "app",
-        "targets": TARGETS,
-        "python_versions": [HOST_PYTHON, OTHER_PYTHON],
-        "extras": ["plain"],
-        "artifact_name": NAME,
-    }
-    repo = make_repo(base / "repo", ci_yaml=include([("wheelhouse", inputs)]), project=project, project_dir="app")
-    run = run_pipeline(repo, env={"PATH": _path_without_uv(base / "bin")})
-    assert run.returncode == 0, run.output
-    return Wheelhouse(run=run, out=run.artifacts(JOB) / "app" / "dist" / "wheelhouse")
+    jobs: list[tuple[str, Mapping[str, object]]] = [
+        (
+            "wheelhouse",
+            {
+                "project_dir": "app",
+                "targets": TARGETS,
+                "python_versions": [HOST_PYTHON, OTHER_PYTHON],
+                "extras": ["plain"],
+                "artifact_name": NAME,
+            },
+        ),
+        (
+            "wheelhouse",
+            {
+                "job_name": EXAMPLE_JOB,
+                "project_dir": "example",
+                "targets": ["manylinux_2_28_x86_64"],
+                "python_versions": [HOST_PYTHON],
+                "artifact_name": "example-offline",
+            },
+        ),
+        (
+            "wheelhouse",
+            {
+                "job_name": GAPS_JOB,
+                "project_dir": "app",
+                "lock": "requirements",
+                "requirements_file": "requirements-gaps.txt",
+                "targets": ["manylinux_2_28_x86_64", "manylinux2014_s390x"],
+                "python_versions": ["3.12"],
+                "artifact_name": "gaps",
+            },
+        ),
+    ]
+    repo = make_repo(base / "repo", ci_yaml=include(jobs), project=project, project_dir="app")
+    shutil.copytree(
+        ROOT / "example", repo / "example", ignore=shutil.ignore_patterns(".venv", "__pycache__", "*_cache")
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "example")
+    return run_pipeline(repo, env={"PATH": _path_without_uv(base / "bin")})
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(pipeline: PipelineRun) -> Wheelhouse:
+    assert pipeline.statuses.get(JOB) == "PASS", pipeline.output
+    return Wheelhouse(pipeline, JOB, pipeline.artifacts(JOB) / "app" / "dist" / "wheelhouse", NAME)
+
+
+@pytest.fixture(scope="module")
+def example_house(pipeline: PipelineRun) -> Wheelhouse:
+    assert pipeline.statuses.get(EXAMPLE_JOB) == "PASS", pipeline.output
+    out = pipeline.artifacts(EXAMPLE_JOB) / "example" / "dist" / "wheelhouse"
+    return Wheelhouse(pipeline, EXAMPLE_JOB, out, "example-offline")
 
 
 def _closed_port() -> int:
@@ -105,8 +158,9 @@ def _free_port() -> int:
 
 def _netns_available() -> bool:
     """True when `unshare --net` can give a process a network with no way out (needs root or user namespaces)."""
-    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False)
-    return shutil.which("unshare") is not None and probe.returncode == 0
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode == 0
 
 
 def _offline(cmd: list[str], *, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
@@ -132,14 +186,13 @@ def _members(archive: Path) -> list[str]:
 
 
 def test_pipeline_publishes_archive_checksum_installer_and_dotenv(wheelhouse: Wheelhouse) -> None:
-    assert wheelhouse.run.statuses == {JOB: "PASS"}
-    assert "uv not on PATH, installing uv==" in wheelhouse.run.log(JOB)
+    assert "uv not on PATH, installing uv==" in wheelhouse.log()
     digest = wheelhouse.archive.with_name(f"{NAME}.tar.gz.sha256").read_text().split()
     assert digest[1] == f"{NAME}.tar.gz"
     dotenv = wheelhouse.run.artifacts(JOB) / ".gitlab-ci-reports" / "dotenv" / "app" / "dist" / "wheelhouse.env"
     assert f"WHEELHOUSE_SHA256={digest[0]}" in dotenv.read_text().splitlines()
     assert os.access(wheelhouse.installer, os.X_OK)
-    assert digest[0] in wheelhouse.run.log(JOB)
+    assert digest[0] in wheelhouse.log()
 
 
 def test_archive_holds_one_compiled_wheel_per_target_and_python_and_no_sdist(wheelhouse: Wheelhouse) -> None:
@@ -187,59 +240,51 @@ def test_offline_install_from_archive_then_the_service_answers(wheelhouse: Wheel
     installed = {p["name"].lower() for p in json.loads(freeze.stdout)} - {"pip", "setuptools", "wheel"}
     assert installed == {"gunicorn", "markupsafe", "six", "wheelhouse-app"}
 
-    with _serving(venv, tmp_path) as port, urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5) as got:
-        assert got.status == 200
-        assert json.loads(got.read()) == {"status": "ok"}
+    # an empty working folder: the app can only come from the venv, not from a source tree
+    (tmp_path / "run").mkdir()
+    port = _free_port()
+    gunicorn = [str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "wheelhouse_app:app"]
+    with _Server(gunicorn, port=port, cwd=tmp_path / "run"):
+        assert _get_livez(port) == {"status": "ok"}
 
 
 class _Server:
-    """gunicorn from the installed venv on a free 127.0.0.1 port, stopped on exit."""
+    """A server command from an installed venv, on a free 127.0.0.1 port, stopped on exit; its output goes to a file
+    (a pipe nobody reads could fill up and stall it)."""
 
-    def __init__(self, venv: Path, cwd: Path) -> None:
-        self.port = _free_port()
-        # cwd is an empty folder, so the app can only come from the venv, not from a source tree
-        self.proc = subprocess.Popen(
-            [
-                str(venv / "bin" / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "wheelhouse_app:app",
-            ],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    def __init__(self, cmd: list[str], *, port: int, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+        self.port = port
+        self.log = cwd.parent / f"server-{port}.log"
+        with self.log.open("w") as sink:
+            self.proc = subprocess.Popen(
+                cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT
+            )
 
     def __enter__(self) -> int:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"gunicorn exited: {self.proc.communicate()[0]}")
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.log.read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self.port
             except OSError:
                 time.sleep(0.2)
-        raise AssertionError("gunicorn did not listen within 30 s")
+        raise AssertionError(f"server did not listen within 60 s: {self.log.read_text()}")
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
-def _serving(venv: Path, tmp_path: Path) -> _Server:
-    cwd = tmp_path / "run"
-    cwd.mkdir()
-    return _Server(venv, cwd)
+def _get_livez(port: int) -> object:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=10) as got:
+        assert got.status == 200
+        return json.loads(got.read())
 
 
 def test_corrupted_archive_is_refused_before_anything_is_installed(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
@@ -311,23 +356,10 @@ def test_python_without_wheels_is_refused(wheelhouse: Wheelhouse, tmp_path: Path
     assert not venv.exists()
 
 
-@pytest.fixture(scope="module")
-def gaps(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """A pipeline whose pins have holes: docopt has no wheel anywhere, markupsafe 3.0.3 none for manylinux2014 s390x."""
-    inputs: Mapping[str, object] = {
-        "lock": "requirements",
-        "requirements_file": "requirements-gaps.txt",
-        "targets": ["manylinux_2_28_x86_64", "manylinux2014_s390x"],
-        "python_versions": ["3.12"],
-    }
-    repo = make_repo(tmp_path_factory.mktemp("gaps"), ci_yaml=include([("wheelhouse", inputs)]), project=FIXTURE)
-    return run_pipeline(repo)
-
-
-def test_missing_wheels_fail_the_job_listing_every_offender(gaps: PipelineRun) -> None:
-    assert gaps.returncode != 0
-    assert gaps.statuses == {JOB: "FAIL"}
-    log = gaps.log(JOB)
+def test_missing_wheels_fail_the_job_listing_every_offender(pipeline: PipelineRun) -> None:
+    assert pipeline.returncode != 0
+    assert pipeline.statuses[GAPS_JOB] == "FAIL"
+    log = pipeline.log(GAPS_JOB)
     rows = {tuple(line.split()[:3]) for line in log.splitlines() if line.startswith("  ") and line.endswith("no wheel")}
     assert rows == {
         ("docopt==0.6.2", "manylinux_2_28_x86_64", "cp3.12"),
@@ -335,7 +367,7 @@ def test_missing_wheels_fail_the_job_listing_every_offender(gaps: PipelineRun) -
         ("markupsafe==3.0.3", "manylinux2014_s390x", "cp3.12"),
     }, log
     assert "nothing was packed" in log
-    assert not list(gaps.artifacts(JOB).rglob("*.tar.gz"))
+    assert not list(pipeline.artifacts(GAPS_JOB).rglob("*.tar.gz"))
 
 
 @pytest.mark.parametrize(
@@ -355,7 +387,7 @@ def test_hostile_string_input_is_refused_before_any_job(tmp_path: Path, name: st
     assert run.statuses == {}
 
 
-@pytest.mark.parametrize("name", ["targets", "python_versions", "extras", "groups"])
+@pytest.mark.parametrize("name", ["targets", "groups"])
 def test_hostile_array_item_is_refused_by_the_job_and_never_runs(tmp_path: Path, name: str) -> None:
     canary = tmp_path / "pwned"
     repo = make_repo(
@@ -367,3 +399,31 @@ def test_hostile_array_item_is_refused_by_the_job_and_never_runs(tmp_path: Path,
     assert run.statuses == {JOB: "FAIL"}
     assert f"{name}: refused" in run.log(JOB)
     assert not canary.exists()
+
+
+def test_example_installs_offline_and_gunicorn_serves_livez(example_house: Wheelhouse, tmp_path: Path) -> None:
+    if platform.machine() != "x86_64":
+        pytest.skip("the example's wheelhouse is built for x86_64")
+    assert "the project goes in as source" in example_house.log()
+    venv = tmp_path / "venv"
+    done = _offline(["bash", str(example_house.installer), "--archive", str(example_house.archive), str(venv)])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (ROOT / "example" / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    listing = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    )
+    installed = {p["name"].lower().replace("_", "-") for p in json.loads(listing.stdout)} - {"pip", "setuptools"}
+    assert installed == {name.replace("_", "-") for name in pinned}
+    assert (venv / "project" / "gunicorn.conf.py").is_file()
+    assert not (venv / "project" / ".env").exists()
+
+    port = _free_port()
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1", "STATUS": "dev", "SAVE": "false"}
+    # run as the docs say: from the installed project folder, with the venv's gunicorn and the project's config
+    with _Server([str(venv / "bin" / "gunicorn"), "app.main:app"], port=port, cwd=venv / "project", env=env):
+        assert _get_livez(port)

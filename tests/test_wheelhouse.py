@@ -232,7 +232,7 @@ def test_offline_install_from_archive_then_the_service_answers(wheelhouse: Wheel
     if platform.machine() != "x86_64":
         pytest.skip("the wheelhouse is built for x86_64 and aarch64 manylinux; this host is neither")
     venv = tmp_path / "venv"
-    done = _offline(["bash", str(wheelhouse.installer), "--archive", str(wheelhouse.archive), str(venv)])
+    done = _offline(["sh", str(wheelhouse.installer), "--archive", str(wheelhouse.archive), str(venv)])
     assert done.returncode == 0, done.stdout + done.stderr
     freeze = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
@@ -293,7 +293,7 @@ def test_corrupted_archive_is_refused_before_anything_is_installed(wheelhouse: W
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
     venv = tmp_path / "venv"
-    done = _offline(["bash", str(archive.parent / "install.sh"), "--archive", str(archive), str(venv)])
+    done = _offline(["sh", str(archive.parent / "install.sh"), "--archive", str(archive), str(venv)])
     assert done.returncode != 0
     assert "checksum failure" in done.stderr
     assert not venv.exists()
@@ -311,7 +311,7 @@ def test_tampered_wheel_is_refused_before_anything_is_installed(wheelhouse: Whee
     with wheel.open("ab") as handle:
         handle.write(b"\0")
     venv = tmp_path / "venv"
-    done = _offline(["bash", str(root / "install.sh"), str(venv)])
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
     assert done.returncode != 0
     assert "checksum failure" in done.stderr
     assert f"wheels/{wheel.name}: FAILED" in done.stdout + done.stderr
@@ -324,7 +324,7 @@ def test_unlisted_wheel_is_refused(wheelhouse: Wheelhouse, tmp_path: Path) -> No
     shutil.copy2(six, root / "wheels" / "six-99.0.0-py2.py3-none-any.whl")
     venv = tmp_path / "venv"
     venv.mkdir()  # an empty target is allowed, and stays empty
-    done = _offline(["bash", str(root / "install.sh"), str(venv)])
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
     assert done.returncode != 0
     assert "differs from SHA256SUMS" in done.stderr
     assert not venv.exists() or not any(venv.iterdir())
@@ -350,7 +350,7 @@ def test_python_without_wheels_is_refused(wheelhouse: Wheelhouse, tmp_path: Path
         pytest.skip("no second Python on this machine")
     root = _unpacked(wheelhouse, tmp_path)
     venv = tmp_path / "venv"
-    done = _offline(["bash", str(root / "install.sh"), str(venv)], python=other)
+    done = _offline(["sh", str(root / "install.sh"), str(venv)], python=other)
     assert done.returncode != 0
     assert f"holds wheels for Python {HOST_PYTHON} {OTHER_PYTHON}" in done.stderr
     assert not venv.exists()
@@ -406,7 +406,7 @@ def test_example_installs_offline_and_gunicorn_serves_livez(example_house: Wheel
         pytest.skip("the example's wheelhouse is built for x86_64")
     assert "the project goes in as source" in example_house.log()
     venv = tmp_path / "venv"
-    done = _offline(["bash", str(example_house.installer), "--archive", str(example_house.archive), str(venv)])
+    done = _offline(["sh", str(example_house.installer), "--archive", str(example_house.archive), str(venv)])
     assert done.returncode == 0, done.stdout + done.stderr
 
     pinned = {

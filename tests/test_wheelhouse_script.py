@@ -4,8 +4,10 @@ rules, and its platform and requirement logic checked directly (the engine tests
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +155,22 @@ def test_array_inputs_are_read_as_json_and_every_item_checked(job: Any, monkeypa
         monkeypatch.setenv("WH_TEST", hostile)
         with pytest.raises(job.JobError):
             job.read_list("WH_TEST", job.PYTHON_RE, "python_versions", allow_empty=False)
+
+
+def test_an_unreachable_index_is_named_as_such_not_as_a_missing_wheel(
+    job: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [k for k in os.environ if k.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_RETRIES", "1")  # pip names the connection error only when it retries
+    # the job runs pip as `sys.executable -m pip`: use an interpreter that has pip (this venv has none)
+    monkeypatch.setattr(sys, "executable", str(Path(sys.base_prefix) / "bin" / "python3"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fetcher = job.Fetcher(options=[f"--index-url http://127.0.0.1:{port}/simple"], dest=tmp_path, scratch=tmp_path)
+    pins, _ = job.parse_pins("six==1.17.0\n")
+    problem = fetcher.download(pins, "manylinux_2_28_x86_64", "3.12")
+    assert problem is not None
+    assert problem.startswith("index unreachable:"), problem

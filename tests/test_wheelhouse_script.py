@@ -174,3 +174,35 @@ def test_an_unreachable_index_is_named_as_such_not_as_a_missing_wheel(
     problem = fetcher.download(pins, "manylinux_2_28_x86_64", "3.12")
     assert problem is not None
     assert problem.startswith("index unreachable:"), problem
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "expected"),
+    [
+        ('[project]\nname = "a"\n[build-system]\nrequires = ["flit_core"]\n', "wheel"),
+        ('[project]\nname = "a"\n', "source"),
+        ('[project]\nname = "a"\n[build-system]\nrequires = ["x"]\n[tool.uv]\npackage = false\n', "source"),
+    ],
+)
+def test_auto_ships_a_package_as_wheel_and_an_application_folder_as_source(
+    job: Any, tmp_path: Path, pyproject: str, expected: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    assert job.project_mode(tmp_path, "auto") == expected
+    assert job.project_mode(tmp_path, "wheel") == "wheel"
+
+
+def test_example_is_shipped_as_source(job: Any) -> None:
+    assert job.project_mode(ROOT / "example", "auto") == "source"
+
+
+def test_source_copy_leaves_out_secrets_environments_and_build_output(job: Any, tmp_path: Path) -> None:
+    project = tmp_path / "svc"
+    for rel in ("app/main.py", "gunicorn.conf.py", ".env", ".venv/bin/python", "dist/x.whl", "app/__pycache__/m.pyc"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("x")
+    assert job.copy_source(project, tmp_path / "out") == 2
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.py")) == [
+        "app/main.py",
+        "gunicorn.conf.py",
+    ]

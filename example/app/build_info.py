@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", default="text-analytics", help="service name (default: %(default)s)")
     parser.add_argument("--version", help="version (default: [project].version in pyproject.toml)")
     parser.add_argument("--output-dir", type=Path, default=PACKAGE_DIR, help="package dir to write into")
+    parser.add_argument("--repo-dir", type=Path, default=PROJECT_DIR, help="git work tree to describe")
     args = parser.parse_args(argv)
-    info = from_git(args.service, args.version or project_version())
+    info = from_git(args.service, args.version or project_version(), args.repo_dir)
     for path in write(info, args.output_dir):
         print(f"wrote {path}")
     return 0

@@ -33,9 +33,12 @@ def pick_request_id(raw: bytes | None) -> str:
 class RequestContextMiddleware:
     """Request id in, out and on every log line; 413 over `max_body_bytes`; one access line; problem 500s."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, quiet_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Successful requests to these paths (the probes) get no access line: an orchestrator calls them
+        # every few seconds per instance, and their lines would drown the rest. Failures are still logged.
+        self.quiet_paths = quiet_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,12 +92,13 @@ class RequestContextMiddleware:
                 )
                 await response(scope, receive, send_with_id)
             finally:
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.info(
-                    'access "{} {} HTTP/{}" {} {:.1f}ms',
-                    scope["method"],
-                    path,
-                    scope.get("http_version", "1.1"),
-                    status,
-                    elapsed_ms,
-                )
+                if status >= 400 or path not in self.quiet_paths:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    logger.info(
+                        'access "{} {} HTTP/{}" {} {:.1f}ms',
+                        scope["method"],
+                        path,
+                        scope.get("http_version", "1.1"),
+                        status,
+                        elapsed_ms,
+                    )

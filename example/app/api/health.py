@@ -26,12 +26,12 @@ class VersionInfo(BaseModel):
     build_date: str
 
 
-def get_readiness(request: Request) -> Readiness:
+async def get_readiness(request: Request) -> Readiness:
     readiness: Readiness = request.app.state.readiness
     return readiness
 
 
-def get_build_info(request: Request) -> BuildInfo:
+async def get_build_info(request: Request) -> BuildInfo:
     info: BuildInfo = request.app.state.build_info
     return info
 

@@ -427,3 +427,36 @@ def test_example_installs_offline_and_gunicorn_serves_livez(example_house: Wheel
     # run as the docs say: from the installed project folder, with the venv's gunicorn and the project's config
     with _Server([str(venv / "bin" / "gunicorn"), "app.main:app"], port=port, cwd=venv / "project", env=env):
         assert _get_livez(port)
+
+
+def test_a_non_empty_target_folder_is_refused_and_left_alone(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    root = _unpacked(wheelhouse, tmp_path)
+    target = tmp_path / "in-use"
+    target.mkdir()
+    (target / "keep.txt").write_text("running release")
+    done = _offline(["sh", str(root / "install.sh"), str(target)])
+    assert done.returncode != 0
+    assert "exists and is not empty" in done.stderr
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+
+
+def test_a_pip_failure_after_the_venv_exists_removes_it(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    """Checksums pass (they are rewritten to match), but a pin has no wheel: pip fails inside the new venv."""
+    root = _unpacked(wheelhouse, tmp_path)
+    with (root / "requirements.txt").open("a") as handle:
+        handle.write("docopt==0.6.2\n")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    sums = subprocess.run(
+        ["sha256sum", *(p.relative_to(root).as_posix() for p in files)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (root / "SHA256SUMS").write_text(sums.stdout)
+    venv = tmp_path / "venv"
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
+    assert done.returncode != 0
+    assert "docopt" in done.stdout + done.stderr
+    assert f"failed; removed {venv}" in done.stderr
+    assert not venv.exists()

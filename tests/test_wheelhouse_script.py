@@ -206,3 +206,11 @@ def test_source_copy_leaves_out_secrets_environments_and_build_output(job: Any, 
         "app/main.py",
         "gunicorn.conf.py",
     ]
+
+
+def test_a_poetry_project_without_requirements_is_told_to_export(job: Any, tmp_path: Path) -> None:
+    (tmp_path / "poetry.lock").write_text("# made by poetry\n")
+    with pytest.raises(job.JobError, match="poetry-plugin-export"):
+        job.export_lock(
+            tmp_path, tmp_path / "out.txt", lock="auto", requirements="requirements.txt", extras=[], groups=[]
+        )

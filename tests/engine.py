@@ -9,6 +9,7 @@ because its `origin` remote names the catalog's path and the ref is HEAD.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -186,12 +187,11 @@ def _flags(flag: str, pairs: Mapping[str, str] | None) -> list[str]:
 
 def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:
     """A `.gitlab-ci.yml` that includes each named component at HEAD with the given inputs."""
-    import yaml  # noqa: PLC0415  (only tests that build pipelines need it)
-
     entries: list[dict[str, object]] = []
     for name, inputs in components:
         entry: dict[str, object] = {"component": f"$CI_SERVER_FQDN/$CI_PROJECT_PATH/{name}@$CI_COMMIT_SHA"}
         if inputs:
             entry["inputs"] = dict(inputs)
         entries.append(entry)
-    return str(yaml.safe_dump({"include": entries}, sort_keys=False))
+    # JSON is YAML: no YAML emitter needed for a file this simple.
+    return json.dumps({"include": entries}, indent=2)

@@ -193,5 +193,5 @@ def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:
         if inputs:
             entry["inputs"] = dict(inputs)
         entries.append(entry)
-    # JSON is YAML: no YAML emitter needed for a file this simple.
-    return json.dumps({"include": entries}, indent=2)
+    # Each entry as a JSON flow mapping (JSON is YAML), so callers can append more YAML after it.
+    return "include:\n" + "".join(f"  - {json.dumps(entry)}\n" for entry in entries)

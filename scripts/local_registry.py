@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +217,7 @@ def stop_registry(registry: Registry) -> None:
 
 
 @contextlib.contextmanager
-def running_registry(workdir: Path | None = None) -> Iterator[Registry]:
+def running_registry(workdir: Path | None = None) -> Generator[Registry]:
     """A registry for the duration of the `with` block; its temporary files are removed afterwards."""
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix="python-ci-registry-")) if workdir is None else workdir
@@ -328,7 +328,9 @@ def _down(workdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.local_registry", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.local_registry", description="Local registry and offline base image."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start a registry (and push the offline base image); print KEY=VALUE lines")
     up.add_argument("--dir", type=Path, help="directory for the registry's files (default: a new temp dir)")

@@ -1,0 +1,359 @@
+"""image-build and image-push, run for real in gitlab-ci-local against Debian's registry on 127.0.0.1.
+
+One release pipeline (version stamp -> Buildah build + push -> skopeo promotion to two registries) is shared by the
+module; the failure scenarios are small promote-only or build-only pipelines against the same registries.
+Needs root and the --containers apt packages; otherwise every test here is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scripts import local_registry as infra
+from tests.engine import ROOT, PipelineRun, git, include, make_repo, run_pipeline
+
+_REASON = infra.missing_requirements()
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.engine,
+    pytest.mark.skipif(_REASON is not None, reason=f"container tests: {_REASON}"),
+]
+
+EXAMPLE = ROOT / "example"
+HAS_EXAMPLE = (EXAMPLE / "product.Dockerfile").exists()
+FIXTURE = ROOT / "tests" / "fixtures" / "image-app"
+PROJECT_DIR = "example" if HAS_EXAMPLE else "app"
+DOCKERFILE = "product.Dockerfile" if HAS_EXAMPLE else "Dockerfile"
+BUILD_DATE = "2026-01-02T03:04:05Z"
+
+# Stands in for the version component's dotenv report (BUILD_* names from CONTRIBUTING.md).
+VERSION_JOB = """
+version:
+  stage: .pre
+  script:
+    - printf 'BUILD_VERSION=1.2.3\\nBUILD_GIT_REVISION=%s\\nBUILD_DATE={date}\\n' "$CI_COMMIT_SHA" > build.env
+  artifacts:
+    reports:
+      dotenv: build.env
+"""
+
+
+@dataclass(frozen=True)
+class Infra:
+    registry: infra.Registry
+    mirror: infra.Registry
+    base_image: str
+    storage_env: dict[str, str]  # keeps the jobs' buildah storage in a temp dir, never the host's
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Infra]:
+    with contextlib.ExitStack() as stack:
+        registry = stack.enter_context(infra.running_registry())
+        mirror = stack.enter_context(infra.running_registry())
+        base = infra.push_base_image(registry)
+        storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="python-ci-storage-")))
+        conf = storage / "storage.conf"
+        conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\nrunroot = "{storage}/run"\n')
+        # The registry variables are set on purpose: silence gitlab-ci-local's WARN about overriding them.
+        env = {"CONTAINERS_STORAGE_CONF": str(conf), "GCL_IGNORE_PREDEFINED_VARS": "CI_REGISTRY,CI_REGISTRY_IMAGE"}
+        yield Infra(registry, mirror, base, env)
+        # Overlay layers may stay mounted after a failed build; unmount before the temp dir goes.
+        subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **{"CONTAINERS_STORAGE_CONF": str(conf)}},
+                       capture_output=True, check=False)  # fmt: skip
+
+
+def _variables(local: Infra, **extra: str) -> dict[str, str]:
+    reg = local.registry
+    return {
+        **reg.variables(),
+        "CI_REGISTRY_IMAGE": f"{reg.host}/python-ci/catalog",
+        "BASE_IMAGE": local.base_image,
+        "MIRROR_USER": local.mirror.user,
+        "MIRROR_PASSWORD": local.mirror.password,
+        **extra,
+    }
+
+
+def _build_inputs(**extra: object) -> dict[str, object]:
+    return {
+        "project_dir": PROJECT_DIR,
+        "dockerfile": DOCKERFILE,
+        "tls_verify": False,
+        "storage_driver": "overlay",
+        "build_args": ["BASE_IMAGE"],
+        **extra,
+    }
+
+
+def _push_inputs(local: Infra, **extra: object) -> dict[str, object]:
+    return {
+        "tls_verify": False,
+        "mirror_image": f"{local.mirror.host}/internal/catalog",
+        "mirror_user_variable": "MIRROR_USER",
+        "mirror_password_variable": "MIRROR_PASSWORD",
+        "mirror_tls_verify": False,
+        "retries": 3,
+        "retry_delay": 1,
+        **extra,
+    }
+
+
+def _repo(dest: Path, ci_yaml: str) -> Path:
+    project = EXAMPLE if HAS_EXAMPLE else FIXTURE
+    return make_repo(dest, ci_yaml=ci_yaml, project=project, project_dir=PROJECT_DIR)
+
+
+def _skopeo(registry: infra.Registry, *args: str) -> str:
+    cmd = ["skopeo", *args[:1], "--authfile", str(registry.authfile), "--tls-verify=false", *args[1:]]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def _digest(registry: infra.Registry, ref: str) -> str:
+    raw = _skopeo(registry, "inspect", "--raw", f"docker://{ref}")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as manifest:
+        manifest.write(raw)
+        manifest.flush()
+        return subprocess.run(["skopeo", "manifest-digest", manifest.name], capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+
+
+def _tags(registry: infra.Registry, repository: str) -> set[str]:
+    done = subprocess.run(
+        ["skopeo", "list-tags", "--authfile", str(registry.authfile), "--tls-verify=false",
+         f"docker://{registry.host}/{repository}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        assert "name unknown" in done.stderr or "repository name not known" in done.stderr, done.stderr
+        return set()
+    return set(json.loads(done.stdout)["Tags"])
+
+
+def _dotenv(run: PipelineRun, job: str) -> dict[str, str]:
+    found = list((run.artifacts(job) / ".gitlab-ci-reports" / "dotenv").rglob("*.env"))
+    assert len(found) == 1, found
+    pairs = (line.split("=", 1) for line in found[0].read_text().splitlines() if "=" in line)
+    return dict(pairs)
+
+
+@dataclass(frozen=True)
+class Release:
+    run: PipelineRun
+    image: dict[str, str]
+    commit: str
+
+
+@pytest.fixture(scope="module")
+def release(local: Infra, tmp_path_factory: pytest.TempPathFactory) -> Release:
+    ci = include([("image-build", _build_inputs(needs=["version"])),
+                  ("image-push", _push_inputs(local, needs=["image-build"]))])  # fmt: skip
+    repo = _repo(tmp_path_factory.mktemp("release"), ci + VERSION_JOB.format(date=BUILD_DATE))
+    run = run_pipeline(repo, variables=_variables(local, CI_COMMIT_TAG="v1.2.3"), env=local.storage_env)
+    assert run.statuses == {"version": "PASS", "image-build": "PASS", "image-push": "PASS"}, run.output
+    return Release(run=run, image=_dotenv(run, "image-build"), commit=git(repo, "rev-parse", "HEAD"))
+
+
+def test_build_pushes_one_tag_and_reports_its_digest(local: Infra, release: Release) -> None:
+    image = release.image
+    assert image["IMAGE_NAME"] == f"{local.registry.host}/python-ci/catalog"
+    assert image["IMAGE_REF"] == f"{image['IMAGE_NAME']}:{release.commit[:8]}"
+    assert _digest(local.registry, image["IMAGE_REF"]) == image["IMAGE_DIGEST"]
+    assert _tags(local.registry, "python-ci/catalog") == {release.commit[:8], "1.2.3", "1.2", "1", "latest"}
+    assert _tags(local.registry, "python-ci/catalog/cache"), "the layer cache was not pushed to <image>/cache"
+
+
+def test_labels_name_the_commit_and_the_version(local: Infra, release: Release) -> None:
+    labels = json.loads(_skopeo(local.registry, "inspect", f"docker://{release.image['IMAGE_REF']}"))["Labels"]
+    assert labels["org.opencontainers.image.revision"] == release.commit
+    assert labels["org.opencontainers.image.version"] == "1.2.3"
+    assert labels["org.opencontainers.image.created"] == BUILD_DATE
+    assert labels["org.opencontainers.image.source"] == "https://gitlab.example.com/python-ci/catalog"
+    assert labels["org.opencontainers.image.url"] == "https://gitlab.example.com/python-ci/catalog"
+    assert labels["org.opencontainers.image.title"] == "catalog"
+
+
+def test_promotion_copies_the_same_digest_to_every_tag_and_the_mirror(local: Infra, release: Release) -> None:
+    digest = release.image["IMAGE_DIGEST"]
+    name = release.image["IMAGE_NAME"]
+    for tag in ("1.2.3", "1.2", "1", "latest"):
+        assert _digest(local.registry, f"{name}:{tag}") == digest, tag
+        assert _digest(local.mirror, f"{local.mirror.host}/internal/catalog:{tag}") == digest, tag
+    promoted = _dotenv(release.run, "image-push")
+    assert promoted["PROMOTED_DIGEST"] == digest
+    assert len(promoted["PROMOTED_REFS"].split()) == 8
+
+
+def test_no_password_reaches_the_job_logs(local: Infra, release: Release) -> None:
+    for job in ("image-build", "image-push"):
+        log = release.run.log(job)
+        assert local.registry.password not in log
+        assert local.mirror.password not in log
+
+
+def _promote(local: Infra, dest: Path, *, variables: dict[str, str], **inputs: object) -> PipelineRun:
+    repo = make_repo(dest, ci_yaml=include([("image-push", _push_inputs(local, **inputs))]))
+    return run_pipeline(repo, variables=_variables(local, **variables), env=local.storage_env)
+
+
+def _source(release: Release) -> dict[str, str]:
+    return {key: release.image[key] for key in ("IMAGE_REF", "IMAGE_NAME", "IMAGE_DIGEST")}
+
+
+def _one_line(run: PipelineRun, job: str, text: str) -> None:
+    lines = [line for line in run.log(job).splitlines() if line.startswith(f"{job}: ") and text in line]
+    assert len(lines) == 1, run.log(job)
+
+
+def test_wrong_password_fails_and_creates_no_tag(local: Infra, release: Release, tmp_path: Path) -> None:
+    run = _promote(local, tmp_path, variables={**_source(release), "CI_COMMIT_TAG": "v2.0.0",
+                                               "CI_REGISTRY_PASSWORD": "wrong"})  # fmt: skip
+    assert run.statuses == {"image-push": "FAIL"}
+    _one_line(run, "image-push", "refused the credentials")
+    assert "2.0.0" not in _tags(local.registry, "python-ci/catalog")
+
+
+def test_wrong_mirror_password_is_caught_before_any_copy(local: Infra, release: Release, tmp_path: Path) -> None:
+    run = _promote(local, tmp_path, variables={**_source(release), "CI_COMMIT_TAG": "v3.0.0",
+                                               "MIRROR_PASSWORD": "wrong"})  # fmt: skip
+    assert run.statuses == {"image-push": "FAIL"}
+    _one_line(run, "image-push", "refused the credentials")
+    assert "3.0.0" not in _tags(local.registry, "python-ci/catalog")
+    assert "3.0.0" not in _tags(local.mirror, "internal/catalog")
+
+
+def test_promoting_a_missing_tag_fails(local: Infra, release: Release, tmp_path: Path) -> None:
+    source = {**_source(release), "IMAGE_REF": f"{release.image['IMAGE_NAME']}:does-not-exist", "IMAGE_DIGEST": ""}
+    run = _promote(local, tmp_path, variables={**source, "CI_COMMIT_TAG": "v4.0.0"})
+    assert run.statuses == {"image-push": "FAIL"}
+    _one_line(run, "image-push", "not found in the registry")
+    assert "4.0.0" not in _tags(local.registry, "python-ci/catalog")
+
+
+def test_registry_down_is_retried_then_fails(local: Infra, tmp_path: Path) -> None:
+    down = f"127.0.0.1:{infra.free_port()}"
+    source = {"IMAGE_REF": f"{down}/python-ci/catalog:abc", "IMAGE_NAME": f"{down}/python-ci/catalog",
+              "IMAGE_DIGEST": ""}  # fmt: skip
+    started = time.monotonic()
+    run = _promote(local, tmp_path, variables={**source, "CI_COMMIT_TAG": "v5.0.0"}, mirror_image="")
+    assert run.statuses == {"image-push": "FAIL"}
+    log = run.log("image-push")
+    assert log.count("retrying in") == 2, log  # retries: 3 -> two waits (1 s, 2 s)
+    _one_line(run, "image-push", "failed after 3 attempts")
+    assert time.monotonic() - started >= 3
+
+
+def test_build_with_wrong_password_pushes_nothing(local: Infra, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, include([("image-build", _build_inputs(tag="wrong-password"))]))
+    run = run_pipeline(repo, variables=_variables(local, CI_REGISTRY_PASSWORD="wrong"), env=local.storage_env)
+    assert run.statuses == {"image-build": "FAIL"}
+    _one_line(run, "image-build", "refused the credentials")
+    assert "wrong-password" not in _tags(local.registry, "python-ci/catalog")
+
+
+def test_missing_base_image_fails_with_one_line(local: Infra, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, include([("image-build", _build_inputs(tag="no-base"))]))
+    missing = f"{local.registry.host}/base/python:does-not-exist"
+    run = run_pipeline(repo, variables=_variables(local, BASE_IMAGE=missing), env=local.storage_env)
+    assert run.statuses == {"image-build": "FAIL"}
+    _one_line(run, "image-build", "base image named in FROM was not found")
+    assert "no-base" not in _tags(local.registry, "python-ci/catalog")
+
+
+# --- smoke run of the built image, without a container engine: buildah from + buildah run (chroot) -------------
+
+
+@contextlib.contextmanager
+def _container(local: Infra, ref: str) -> Generator[list[str]]:
+    env = {**os.environ, **local.storage_env}
+    buildah = ["buildah", "--storage-driver", "overlay"]
+    pull = [*buildah, "from", "--quiet", "--tls-verify=false", "--authfile", str(local.registry.authfile), ref]
+    name = subprocess.run(pull, capture_output=True, text=True, check=True, env=env).stdout.strip()
+    try:
+        yield [*buildah, "run", "--isolation", "chroot", name, "--"]
+    finally:
+        subprocess.run([*buildah, "rm", name], capture_output=True, check=False, env=env)
+
+
+@pytest.mark.skipif(HAS_EXAMPLE, reason="the example service has its own smoke test below")
+def test_fixture_image_runs_and_shows_the_stamp(local: Infra, release: Release) -> None:
+    with _container(local, release.image["IMAGE_REF"]) as run:
+        out = subprocess.run([*run, "/opt/venv/bin/python", "/opt/app/app.py"], capture_output=True, text=True,
+                             check=True, env={**os.environ, **local.storage_env}).stdout  # fmt: skip
+    assert json.loads(out) == {"version": "1.2.3", "git_revision": release.commit, "build_date": BUILD_DATE}
+
+
+@pytest.mark.skipif(not HAS_EXAMPLE, reason="example/product.Dockerfile is not in this checkout yet")
+def test_example_image_serves_livez_and_the_stamped_version(local: Infra, release: Release) -> None:
+    port = infra.free_port()
+    with _container(local, release.image["IMAGE_REF"]) as run:
+        # chroot isolation shares the host's network namespace: the server is reachable on 127.0.0.1.
+        server = subprocess.Popen(
+            [*run, "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app.main:app"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **local.storage_env},
+        )  # fmt: skip
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with opener.open(f"http://127.0.0.1:{port}/livez", timeout=2) as answer:
+                        assert answer.status == 200
+                        break
+                except OSError:
+                    assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                    assert time.monotonic() < deadline, "gunicorn did not answer /livez within 30 s"
+                    time.sleep(0.3)
+            with opener.open(f"http://127.0.0.1:{port}/version", timeout=5) as answer:
+                version = json.loads(answer.read())
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(20)
+    assert version["git_revision"] == release.commit
+    assert version["version"] == "1.2.3"
+
+
+def test_local_registry_cli_up_and_down() -> None:
+    up = subprocess.run([sys.executable, "-m", "scripts.local_registry", "up", "--no-base"], cwd=ROOT,
+                        capture_output=True, text=True, check=True)  # fmt: skip
+    values = dict(line.split("=", 1) for line in up.stdout.splitlines())
+    workdir = Path(values["LOCAL_REGISTRY_DIR"])
+    try:
+        assert values["CI_REGISTRY"].startswith("127.0.0.1:")
+        password = Path(values["CI_REGISTRY_PASSWORD_FILE"]).read_text()
+        assert password not in up.stdout
+        login = subprocess.run(
+            ["skopeo", "login", "--tls-verify=false", "--authfile", str(workdir / "probe.json"), "-u",
+             values["CI_REGISTRY_USER"], "--password-stdin", values["CI_REGISTRY"]],
+            input=password, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+    finally:
+        down = subprocess.run([sys.executable, "-m", "scripts.local_registry", "down", str(workdir)], cwd=ROOT,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert down.returncode == 0, down.stderr
+    assert not workdir.exists()
+    with pytest.raises(OSError):
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"http://{values['CI_REGISTRY']}/v2/",
+                                                                          timeout=2)  # fmt: skip
+
+
+def test_base_image_is_cached_between_runs() -> None:
+    first = infra.base_layout()
+    mtime = (first / "index.json").stat().st_mtime
+    assert infra.base_layout() == first
+    assert (first / "index.json").stat().st_mtime == mtime

@@ -209,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     mb = 1_000_000
     app_mb = sizes.app_uncompressed / mb
     rows = [
-        ("project", f"{project.path.relative_to(ROOT) if project.path.is_relative_to(ROOT) else project.path}"
-                    f" ({project.dockerfile}), storage {driver}", ""),
+        (
+            "project",
+            f"{project.path.relative_to(ROOT) if project.path.is_relative_to(ROOT) else project.path}"
+            f" ({project.dockerfile}), storage {driver}",
+            "",
+        ),
         ("cold build (job wall time)", f"{cold_s:.1f} s", "1.00"),
         ("warm rebuild, new runner (cache from registry)", f"{warm_new_s:.1f} s", f"{warm_new_s / cold_s:.2f}"),
         ("warm rebuild, same runner (local layers)", f"{warm_same_s:.1f} s", f"{warm_same_s / cold_s:.2f}"),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +40,29 @@ PROJECT_DIR = "example" if HAS_EXAMPLE else "app"
 DOCKERFILE = "product.Dockerfile" if HAS_EXAMPLE else "Dockerfile"
 BUILD_DATE = "2026-01-02T03:04:05Z"
 
-# Stands in for the version component's dotenv report (BUILD_* names from CONTRIBUTING.md).
+# Stands in for the version component (BUILD_* dotenv and the build-info files, formats from CONTRIBUTING.md).
 VERSION_JOB = """
 version:
   stage: .pre
   script:
     - printf 'BUILD_VERSION=1.2.3\\nBUILD_GIT_REVISION=%s\\nBUILD_DATE={date}\\n' "$CI_COMMIT_SHA" > build.env
+    - |
+      if [ -d {info} ]; then
+        printf 'SERVICE = "text-analytics"\\nVERSION = "1.2.3"\\nGIT_BRANCH = "main"\\nGIT_REVISION = "%s"\\n' \\
+          "$CI_COMMIT_SHA" > {info}/_build_info.py
+        printf 'GIT_SHORT_REVISION = "%s"\\nBUILD_DATE = "{date}"\\n' "$CI_COMMIT_SHORT_SHA" >> {info}/_build_info.py
+      fi
   artifacts:
+    paths: [{info}/]
     reports:
       dotenv: build.env
-"""
+""".format(date=BUILD_DATE, info=f"{PROJECT_DIR}/app")
+# The example's build stage installs from the package index: behind this machine's TLS-intercepting proxy it
+# needs the host's CA bundle (mounted for RUN steps) and pip/uv pointed at it (build args from the host's env).
+EXAMPLE_INPUTS: dict[str, object] = {
+    "build_args": ["BASE_IMAGE", "PIP_CERT", "SSL_CERT_FILE"],
+    "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,10 @@ def local() -> Iterator[Infra]:
         registry = stack.enter_context(infra.running_registry())
         mirror = stack.enter_context(infra.running_registry())
         base = infra.push_base_image(registry)
-        storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="python-ci-storage-")))
+        # Image storage on tmpfs when there is room: deleting ~20k layer files from a busy disk took ~50 s.
+        shm = Path("/dev/shm")
+        scratch = str(shm) if shm.is_dir() and shutil.disk_usage(shm).free > 4 << 30 else None
+        storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="python-ci-storage-", dir=scratch)))
         conf = storage / "storage.conf"
         conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\nrunroot = "{storage}/run"\n')
         # The registry variables are set on purpose: silence gitlab-ci-local's WARN about overriding them.
@@ -95,6 +112,7 @@ def _build_inputs(**extra: object) -> dict[str, object]:
         "tls_verify": False,
         "storage_driver": "overlay",
         "build_args": ["BASE_IMAGE"],
+        **(EXAMPLE_INPUTS if HAS_EXAMPLE else {}),
         **extra,
     }
 
@@ -161,7 +179,7 @@ class Release:
 def release(local: Infra, tmp_path_factory: pytest.TempPathFactory) -> Release:
     ci = include([("image-build", _build_inputs(needs=["version"])),
                   ("image-push", _push_inputs(local, needs=["image-build"]))])  # fmt: skip
-    repo = _repo(tmp_path_factory.mktemp("release"), ci + VERSION_JOB.format(date=BUILD_DATE))
+    repo = _repo(tmp_path_factory.mktemp("release"), ci + VERSION_JOB)
     run = run_pipeline(repo, variables=_variables(local, CI_COMMIT_TAG="v1.2.3"), env=local.storage_env)
     assert run.statuses == {"version": "PASS", "image-build": "PASS", "image-push": "PASS"}, run.output
     return Release(run=run, image=_dotenv(run, "image-build"), commit=git(repo, "rev-parse", "HEAD"))
@@ -277,13 +295,19 @@ def test_missing_base_image_fails_with_one_line(local: Infra, tmp_path: Path) ->
 
 
 @contextlib.contextmanager
-def _container(local: Infra, ref: str) -> Generator[list[str]]:
+def _container(local: Infra, ref: str) -> Generator[Callable[..., list[str]]]:
+    """Pull `ref` into a working container; yields `command(*argv, **env)` -> the `buildah run` command line."""
     env = {**os.environ, **local.storage_env}
     buildah = ["buildah", "--storage-driver", "overlay"]
     pull = [*buildah, "from", "--quiet", "--tls-verify=false", "--authfile", str(local.registry.authfile), ref]
     name = subprocess.run(pull, capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+    def command(*argv: str, **env_vars: str) -> list[str]:
+        envs = [item for key, value in env_vars.items() for item in ("--env", f"{key}={value}")]
+        return [*buildah, "run", "--isolation", "chroot", *envs, name, "--", *argv]
+
     try:
-        yield [*buildah, "run", "--isolation", "chroot", name, "--"]
+        yield command
     finally:
         subprocess.run([*buildah, "rm", name], capture_output=True, check=False, env=env)
 
@@ -291,20 +315,20 @@ def _container(local: Infra, ref: str) -> Generator[list[str]]:
 @pytest.mark.skipif(HAS_EXAMPLE, reason="the example service has its own smoke test below")
 def test_fixture_image_runs_and_shows_the_stamp(local: Infra, release: Release) -> None:
     with _container(local, release.image["IMAGE_REF"]) as run:
-        out = subprocess.run([*run, "/opt/venv/bin/python", "/opt/app/app.py"], capture_output=True, text=True,
+        out = subprocess.run(run("/opt/venv/bin/python", "/opt/app/app.py"), capture_output=True, text=True,
                              check=True, env={**os.environ, **local.storage_env}).stdout  # fmt: skip
     assert json.loads(out) == {"version": "1.2.3", "git_revision": release.commit, "build_date": BUILD_DATE}
 
 
 @pytest.mark.skipif(not HAS_EXAMPLE, reason="example/product.Dockerfile is not in this checkout yet")
-def test_example_image_serves_livez_and_the_stamped_version(local: Infra, release: Release) -> None:
+def test_example_image_serves_livez_and_the_stamped_version(local: Infra, release: Release, tmp_path: Path) -> None:
     port = infra.free_port()
-    with _container(local, release.image["IMAGE_REF"]) as run:
+    log = (tmp_path / "gunicorn.log").open("w")
+    with log, _container(local, release.image["IMAGE_REF"]) as run:
         # chroot isolation shares the host's network namespace: the server is reachable on 127.0.0.1.
         server = subprocess.Popen(
-            [*run, "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "app.main:app"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, **local.storage_env},
+            run("gunicorn", "--config", "gunicorn.conf.py", HOST="127.0.0.1", PORT=str(port), X_TOKEN="t" * 40),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **local.storage_env},
         )  # fmt: skip
         try:
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -315,7 +339,7 @@ def test_example_image_serves_livez_and_the_stamped_version(local: Infra, releas
                         assert answer.status == 200
                         break
                 except OSError:
-                    assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                    assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
                     assert time.monotonic() < deadline, "gunicorn did not answer /livez within 30 s"
                     time.sleep(0.3)
             with opener.open(f"http://127.0.0.1:{port}/version", timeout=5) as answer:

@@ -56,23 +56,27 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _ci_yaml(storage_driver: str) -> str:
+def _ci_yaml(storage_driver: str, ca_bundle: str) -> str:
     inputs = {
         "project_dir": "app",
         "dockerfile": "{dockerfile}",
         "tls_verify": False,
         "storage_driver": storage_driver,
-        "build_args": ["BASE_IMAGE"],
+        # PIP_CERT / SSL_CERT_FILE from this machine's environment point pip and uv at the mounted CA bundle.
+        "build_args": ["BASE_IMAGE", "PIP_CERT", "SSL_CERT_FILE"],
+        "ca_bundle": ca_bundle,
     }
     entry = {"component": "$CI_SERVER_FQDN/$CI_PROJECT_PATH/image-build@$CI_COMMIT_SHA", "inputs": inputs}
     return json.dumps({"include": [entry]})  # JSON is YAML
 
 
-def make_repo(dest: Path, project: Project, storage_driver: str) -> Path:
+def make_repo(dest: Path, project: Project, storage_driver: str, ca_bundle: str) -> Path:
     shutil.copytree(ROOT / "templates", dest / "templates")
     ignore = shutil.ignore_patterns(".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
     shutil.copytree(project.path, dest / "app", ignore=ignore)
-    (dest / ".gitlab-ci.yml").write_text(_ci_yaml(storage_driver).replace("{dockerfile}", project.dockerfile))
+    (dest / ".gitlab-ci.yml").write_text(
+        _ci_yaml(storage_driver, ca_bundle).replace("{dockerfile}", project.dockerfile)
+    )
     _git(dest, "init", "-q", "-b", "main")
     _git(dest, "remote", "add", "origin", REMOTE)
     _git(dest, "add", "-A")
@@ -175,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dockerfile", help="Dockerfile inside the project")
     parser.add_argument("--touch", help="source file (inside the project) a code-only change edits")
     parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])
+    parser.add_argument(
+        "--ca-bundle",
+        default=os.environ.get("SSL_CERT_FILE", ""),
+        help="CA bundle mounted for RUN steps (default: $SSL_CERT_FILE; empty for none)",
+    )
     args = parser.parse_args(argv)
     reason = infra.missing_requirements()
     if reason:
@@ -191,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         tmp = Path(tmp_name)
         base = infra.push_base_image(registry)
-        repo = make_repo(tmp / "repo", project, driver)
+        repo = make_repo(tmp / "repo", project, driver, args.ca_bundle)
 
         cold_s, cold = run_build(repo, registry, base, new_storage(tmp, "cold", driver))
         code_change(repo, project, 1)

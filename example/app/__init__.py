@@ -1,0 +1,1 @@
+"""Reference FastAPI service: text analytics behind X-Token auth."""

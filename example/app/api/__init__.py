@@ -1,0 +1,1 @@
+"""HTTP routes: probes and version at the root, the domain API under /v{MAJOR_VERSION}."""

@@ -1,0 +1,63 @@
+"""Probes (`/livez`, `/readyz`) and the stamped build info (`/version`): no auth, for orchestrators."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.build_info import BuildInfo
+from app.problems import Problem, problem_response, request_id_of
+from app.readiness import Readiness
+
+router = APIRouter(tags=["health"])
+
+
+class Status(BaseModel):
+    status: str
+
+
+class VersionInfo(BaseModel):
+    service: str
+    version: str
+    git_branch: str
+    git_revision: str
+    git_short_revision: str
+    build_date: str
+
+
+async def get_readiness(request: Request) -> Readiness:
+    readiness: Readiness = request.app.state.readiness
+    return readiness
+
+
+async def get_build_info(request: Request) -> BuildInfo:
+    info: BuildInfo = request.app.state.build_info
+    return info
+
+
+@router.get("/livez")
+async def livez() -> Status:
+    """The process answers: restart it if this fails."""
+    return Status(status="ok")
+
+
+@router.get("/readyz", response_model=Status, responses={503: {"model": Problem}})
+async def readyz(
+    request: Request, readiness: Annotated[Readiness, Depends(get_readiness)]
+) -> Status | JSONResponse:
+    """Send traffic here only when this returns 200 (503 while starting or draining)."""
+    if readiness.is_ready:
+        return Status(status="ready")
+    return problem_response(
+        503,
+        detail=f"not ready: {readiness.phase}",
+        request_id=request_id_of(request),
+        instance=request.url.path,
+    )
+
+
+@router.get("/version")
+async def version(info: Annotated[BuildInfo, Depends(get_build_info)]) -> VersionInfo:
+    """The build this process runs ("unknown" fields when the build was not stamped)."""
+    return VersionInfo(**info.as_dict())

@@ -63,8 +63,8 @@ def _ci_yaml(storage_driver: str, ca_bundle: str) -> str:
         "dockerfile": "{dockerfile}",
         "tls_verify": False,
         "storage_driver": storage_driver,
-        # PIP_CERT / SSL_CERT_FILE from this machine's environment point pip and uv at the mounted CA bundle.
-        "build_args": ["BASE_IMAGE", "PIP_CERT", "SSL_CERT_FILE"],
+        # EXTRA_PIP_ARGS (set below when there is a CA bundle) points pip at the mounted bundle.
+        "build_args": ["BASE_IMAGE", "EXTRA_PIP_ARGS"],
         "ca_bundle": ca_bundle,
     }
     entry = {"component": "$CI_SERVER_FQDN/$CI_PROJECT_PATH/image-build@$CI_COMMIT_SHA", "inputs": inputs}
@@ -102,9 +102,11 @@ class Build:
 _TIMES = re.compile(r"^image-build: pushed .*; build (\d+) s, push (\d+) s$", re.MULTILINE)
 
 
-def run_build(repo: Path, registry: infra.Registry, base: str, storage_conf: Path) -> Build:
+def run_build(repo: Path, registry: infra.Registry, base: str, storage_conf: Path, ca_bundle: str) -> Build:
     """Run the image-build job once."""
     variables = {**registry.variables(), "CI_REGISTRY_IMAGE": f"{registry.host}/bench/app", "BASE_IMAGE": base}
+    if ca_bundle:
+        variables["EXTRA_PIP_ARGS"] = "--cert /etc/ssl/certs/ca-certificates.crt"
     cmd = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source"]
     cmd += ["--color=false", "--json-schema-validation=false"]
     for key, value in variables.items():
@@ -218,12 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         base = infra.push_base_image(registry)
         repo = make_repo(tmp / "repo", project, driver, args.ca_bundle)
 
-        cold = run_build(repo, registry, base, new_storage(tmp, "cold", driver))
+        cold = run_build(repo, registry, base, new_storage(tmp, "cold", driver), args.ca_bundle)
         code_change(repo, project, 1)
         fresh = new_storage(tmp, "fresh", driver)
-        warm_new = run_build(repo, registry, base, fresh)
+        warm_new = run_build(repo, registry, base, fresh, args.ca_bundle)
         code_change(repo, project, 2)
-        warm_same = run_build(repo, registry, base, fresh)
+        warm_same = run_build(repo, registry, base, fresh, args.ca_bundle)
 
         push_all_s = timed_push(fresh, driver, warm_new.dotenv["IMAGE_REF"], empty, "first")
         push_change_s = timed_push(fresh, driver, warm_same.dotenv["IMAGE_REF"], empty, "second")

@@ -56,11 +56,12 @@ version:
       dotenv: build.env
 """.format(date=BUILD_DATE, info=f"{PROJECT_DIR}/app")
 # The example's build stage installs from the package index: behind this machine's TLS-intercepting proxy it
-# needs the host's CA bundle (mounted for RUN steps) and pip/uv pointed at it (build args from the host's env).
+# needs the host's CA bundle, mounted for RUN steps (ca_bundle), and pip pointed at it (uv uses the system store).
 EXAMPLE_INPUTS: dict[str, object] = {
-    "build_args": ["BASE_IMAGE", "PIP_CERT", "SSL_CERT_FILE"],
+    "build_args": ["BASE_IMAGE", "EXTRA_PIP_ARGS"],
     "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
 }
+EXAMPLE_VARIABLES = {"EXTRA_PIP_ARGS": "--cert /etc/ssl/certs/ca-certificates.crt"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def _variables(local: Infra, **extra: str) -> dict[str, str]:
         "BASE_IMAGE": local.base_image,
         "MIRROR_USER": local.mirror.user,
         "MIRROR_PASSWORD": local.mirror.password,
+        **(EXAMPLE_VARIABLES if HAS_EXAMPLE else {}),
         **extra,
     }
 

@@ -33,7 +33,6 @@ from scripts import local_registry as infra
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
-FIXTURE = ROOT / "tests" / "fixtures" / "image-app"
 REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
 TARGET_WARM_RATIO = 0.25
 TARGET_APP_MB = 60.0
@@ -47,9 +46,7 @@ class Project:
 
 
 def default_project() -> Project:
-    if (EXAMPLE / "product.Dockerfile").exists():
-        return Project(EXAMPLE, "product.Dockerfile", "app/main.py")
-    return Project(FIXTURE, "Dockerfile", "app.py")
+    return Project(EXAMPLE, "product.Dockerfile", "app/main.py")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -192,7 +189,7 @@ def layer_sizes(registry: infra.Registry, ref: str, base: str, workdir: Path) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_image", description=__doc__)
-    parser.add_argument("--project", type=Path, help="project directory (default: example/ or the test fixture)")
+    parser.add_argument("--project", type=Path, help="project directory (default: example/)")
     parser.add_argument("--dockerfile", help="Dockerfile inside the project")
     parser.add_argument("--touch", help="source file (inside the project) a code-only change edits")
     parser.add_argument("--storage-driver", default="overlay", choices=["overlay", "vfs"])

@@ -8,6 +8,8 @@ because its `origin` remote names the catalog's path and the ref is HEAD.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -17,24 +19,52 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# One uv cache for the pipelines the tests run (gitignored, kept between sessions): components honour an
+# inherited UV_CACHE_DIR, so jobs skip downloads already made. The `cache:` keyword itself is tested separately.
+SHARED_UV_CACHE = ROOT / ".cache" / "uv-tests"
 CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
 CATALOG_PATH = "python-ci/catalog"
 
-_STATUS_LINE = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+_STATUS_LINE = re.compile(r"^ (PASS|FAIL|WARN)  (.+?)(?: (\d+(?:\.\d+)?)% coverage)?\s*$")
+# gitlab-ci-local prints this WARN line when a test sets a predefined variable: it is not a job.
+_PREDEFINED_WARNING = "Avoid overriding predefined variables"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _IGNORED = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".gitlab-ci-local", "node_modules"
 )
 
 
+def _pyenv_versions() -> str | None:
+    """All pyenv interpreters, the current one first, so shell jobs find `python3.10` ... `python3.13` (a job's
+    image is ignored by the shell executor: `uv venv --python X.Y` is what makes a Python matrix real here)."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, check=False).stdout.split()
+    current = subprocess.run([pyenv, "version-name"], capture_output=True, text=True, check=False).stdout.strip()
+    ordered = [v for v in current.split(":") if v] + [v for v in listed if v not in current.split(":")]
+    return ":".join(ordered) or None
+
+
 def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH."""
+    """The environment gitlab-ci-local and its shell jobs run with: the pinned engine and uv on PATH, every pyenv
+    interpreter reachable, and uv never downloading a Python."""
     env = dict(os.environ)
     path = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv-bootstrap" / "bin"), env.get("PATH", "")]
     env["PATH"] = os.pathsep.join(path)
     env.pop("VIRTUAL_ENV", None)
+    versions = _pyenv_versions()
+    if versions and "PYENV_VERSION" not in env:
+        env["PYENV_VERSION"] = versions
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     env.update(extra or {})
     return env
+
+
+def shared_cache_env() -> dict[str, str]:
+    """Environment for `run_pipeline` that points every job at the tests' shared uv cache."""
+    SHARED_UV_CACHE.mkdir(parents=True, exist_ok=True)
+    return {"UV_CACHE_DIR": str(SHARED_UV_CACHE)}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -87,17 +117,37 @@ class PipelineRun:
         found: dict[str, str] = {}
         for line in self.output.splitlines():
             match = _STATUS_LINE.match(line)
-            if match:
+            if match and _PREDEFINED_WARNING not in line:
                 found[match.group(2)] = match.group(1)
+        return found
+
+    @property
+    def coverage(self) -> dict[str, float]:
+        """Job name -> the percentage its `coverage:` regex read from the log, for jobs that report one."""
+        found: dict[str, float] = {}
+        for line in self.output.splitlines():
+            match = _STATUS_LINE.match(line)
+            if match and match.group(3) is not None:
+                found[match.group(2)] = float(match.group(3))
         return found
 
     def artifacts(self, job: str) -> Path:
         """The folder holding the artifacts `job` exported (paths, and dotenv reports under .gitlab-ci-reports)."""
-        return self.repo / ".gitlab-ci-local" / "artifacts" / job
+        return self.repo / ".gitlab-ci-local" / "artifacts" / safe_job_name(job)
 
     def log(self, job: str) -> str:
         """The job's own log."""
-        return _ANSI.sub("", (self.repo / ".gitlab-ci-local" / "output" / f"{job}.log").read_text())
+        return _ANSI.sub("", (self.repo / ".gitlab-ci-local" / "output" / f"{safe_job_name(job)}.log").read_text())
+
+
+def safe_job_name(job: str) -> str:
+    """The file name gitlab-ci-local gives a job's artifacts and log: each run of characters outside [A-Za-z0-9_-]
+    becomes its unpadded base64url (so `pytest: [3.10]` is `pytestOiBb3Lg10XQ`)."""
+
+    def encode(match: re.Match[str]) -> str:
+        return base64.urlsafe_b64encode(match.group(0).encode()).decode().rstrip("=")
+
+    return re.sub(r"[^\w-]+", encode, job, flags=re.ASCII)
 
 
 def run_pipeline(
@@ -137,12 +187,11 @@ def _flags(flag: str, pairs: Mapping[str, str] | None) -> list[str]:
 
 def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:
     """A `.gitlab-ci.yml` that includes each named component at HEAD with the given inputs."""
-    import yaml  # noqa: PLC0415  (only tests that build pipelines need it)
-
     entries: list[dict[str, object]] = []
     for name, inputs in components:
         entry: dict[str, object] = {"component": f"$CI_SERVER_FQDN/$CI_PROJECT_PATH/{name}@$CI_COMMIT_SHA"}
         if inputs:
             entry["inputs"] = dict(inputs)
         entries.append(entry)
-    return str(yaml.safe_dump({"include": entries}, sort_keys=False))
+    # JSON is YAML: no YAML emitter needed for a file this simple.
+    return json.dumps({"include": entries}, indent=2)

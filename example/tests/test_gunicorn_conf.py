@@ -139,8 +139,8 @@ def test_every_access_line_exactly_once_across_workers_rotation_and_recycling(
     resets: list[str] = []
 
     def call(number: int) -> str:
-        # A worker that reaches max_requests closes connections it accepted but has not read yet (uvicorn's
-        # shutdown): the client sees a reset and the app never saw the request. Such a request is sent
+        # A stopping uvicorn worker can close a connection it accepted but has not read yet: the client sees
+        # a reset and the app never saw the request (app/workers.py makes this rare). Such a request is sent
         # again under a new id, and the unanswered id must then have no access line at all.
         for attempt in range(5):
             request_id = f"rot-{number:05d}-{attempt}"

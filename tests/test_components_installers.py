@@ -1,0 +1,119 @@
+"""A green monorepo pipeline: a uv project (uv.lock) and a poetry project (poetry.lock) side by side, each found
+by the install auto-detection (mypy and pytest); pytest as a two-version matrix that really runs on both
+interpreters; the version component's build info imported by the tests; the CI cache keyed on the lock file.
+
+Lock files are made here, at test time, in the temporary repository (none is committed). `poetry lock` cannot use
+the index's JSON API on these machines, so the poetry project gets a simple-API source (the index pip itself
+defaults to) before locking: `poetry lock` and `poetry install` both really run."""
+
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.engine import ROOT, PipelineRun, engine_env, include, make_repo, run_pipeline, shared_cache_env
+
+UV_DIR = "services/uv-svc"
+POETRY_DIR = "services/poetry-svc"
+POETRY_VERSION = "2.5.1"
+MATRIX = ["3.10", "3.12"]
+
+
+def _simple_index_url() -> str:
+    """The index the machine's installers use (pip's default unless the environment names another one)."""
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        if os.environ.get(name):
+            return os.environ[name]
+    code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
+    return subprocess.run(["python3", "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _uv_project(work: Path) -> Path:
+    project = work / "uv-svc"
+    subprocess.run(["cp", "-r", str(ROOT / "tests" / "fixtures" / "uv_project"), str(project)], check=True)
+    subprocess.run(["uv", "lock", "--quiet"], cwd=project, env=engine_env(), check=True)
+    return project
+
+
+def _poetry_project(work: Path) -> Path:
+    project = work / "poetry-svc"
+    subprocess.run(["cp", "-r", str(ROOT / "tests" / "fixtures" / "poetry_project"), str(project)], check=True)
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write(f'\n[[tool.poetry.source]]\nname = "index"\nurl = "{_simple_index_url()}"\npriority = "primary"\n')
+    env = engine_env({"POETRY_CACHE_DIR": str(work / "poetry-cache"), "POETRY_VIRTUALENVS_IN_PROJECT": "true"})
+    lock = ["uv", "tool", "run", "--from", f"poetry=={POETRY_VERSION}", "poetry", "lock", "--no-interaction"]
+    subprocess.run(lock, cwd=project, env=env, check=True, capture_output=True)
+    subprocess.run(["rm", "-rf", str(project / ".venv")], check=True)
+    return project
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    work = tmp_path_factory.mktemp("installers-work")
+    uv_project, poetry_project = _uv_project(work), _poetry_project(work)
+    ci = include(
+        [
+            ("version", {"project_dir": UV_DIR, "output_dir": "svc", "service_name": "uv-svc"}),
+            ("pytest", {"project_dir": UV_DIR, "python_versions": MATRIX, "needs": ["version"]}),
+            ("mypy", {"project_dir": POETRY_DIR, "job_name": "mypy-poetry", "python_version": "3.11"}),
+            ("pytest", {"project_dir": POETRY_DIR, "job_name": "pytest-poetry", "python_versions": ["3.11"]}),
+        ]
+    )
+    repo = tmp_path_factory.mktemp("installers")
+    files = {f"{UV_DIR}/{p.relative_to(uv_project)}": p.read_text() for p in uv_project.rglob("*") if p.is_file()}
+    files |= {
+        f"{POETRY_DIR}/{p.relative_to(poetry_project)}": p.read_text() for p in poetry_project.rglob("*") if p.is_file()
+    }
+    # Jobs share the tests' warm uv cache, except pytest-poetry: a job in the consumer's file merges into the
+    # included one (as in GitLab), and an empty UV_CACHE_DIR makes it fill its own `cache:` entry, proving it.
+    own_cache = "\npytest-poetry:\n  variables:\n    UV_CACHE_DIR: ''\n"
+    make_repo(repo, ci_yaml=ci + own_cache, files=files)
+    return run_pipeline(repo, env=shared_cache_env())
+
+
+def test_all_jobs_pass(run: PipelineRun) -> None:
+    assert run.statuses == {
+        "version": "PASS",
+        "pytest: [3.10]": "PASS",
+        "pytest: [3.12]": "PASS",
+        "mypy-poetry": "PASS",
+        "pytest-poetry: [3.11]": "PASS",
+    }, run.output
+    assert run.returncode == 0
+
+
+@pytest.mark.parametrize("version", MATRIX)
+def test_matrix_job_ran_on_its_own_python(run: PipelineRun, version: str) -> None:
+    job = f"pytest: [{version}]"
+    assert f"python-ci: pytest on Python {version}." in run.log(job)
+    suite = ET.parse(run.artifacts(job) / "ci-reports" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    # Nothing skipped: the interpreter check and the build-info check really ran in CI.
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "0", "0")
+    assert "TOTAL" in run.log(job)
+
+
+def test_each_installer_was_auto_detected(run: PipelineRun) -> None:
+    assert "uv.lock -> uv sync --locked" in run.log("pytest: [3.10]")
+    poetry_log = run.log("mypy-poetry")
+    assert f"poetry.lock -> poetry {POETRY_VERSION} install" in poetry_log
+    assert "Installing dependencies from lock file" in poetry_log
+    assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
+
+
+def test_the_cache_is_keyed_on_the_lock_file_and_filled(run: PipelineRun) -> None:
+    root = run.repo / ".gitlab-ci-local" / "cache"
+    deps = [p for p in root.iterdir() if p.name.startswith("0_python-ci-deps-")]
+    # The key is the prefix plus a checksum of the lock file (a project without one would get `default`).
+    assert [p.name for p in deps if p.name.endswith("-default")] == []
+    filled = [p for p in deps if (p / ".cache" / "uv").is_dir() and any((p / ".cache" / "uv").iterdir())]
+    assert len(filled) == 1, sorted(p.name for p in root.iterdir())
+    # The poetry job's cache holds poetry's own downloads too; `uv cache prune --ci` kept the cache lean.
+    assert any((filled[0] / ".cache" / "poetry").rglob("*.whl"))
+    assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
+
+
+def test_coverage_regex_reads_the_total(run: PipelineRun) -> None:
+    assert run.coverage == {"pytest: [3.10]": 100.0, "pytest: [3.12]": 100.0, "pytest-poetry: [3.11]": 100.0}

@@ -33,25 +33,9 @@ pytestmark = [
 
 EXAMPLE = ROOT / "example"
 PROJECT_DIR = "example"
-BUILD_DATE = "2026-01-02T03:04:05Z"
 
-# Stands in for the version component (BUILD_* dotenv and the build-info files, formats from CONTRIBUTING.md).
-VERSION_JOB = """
-version:
-  stage: .pre
-  script:
-    - printf 'BUILD_VERSION=1.2.3\\nBUILD_GIT_REVISION=%s\\nBUILD_DATE={date}\\n' "$CI_COMMIT_SHA" > build.env
-    - |
-      if [ -d {info} ]; then
-        printf 'SERVICE = "text-analytics"\\nVERSION = "1.2.3"\\nGIT_BRANCH = "main"\\nGIT_REVISION = "%s"\\n' \\
-          "$CI_COMMIT_SHA" > {info}/_build_info.py
-        printf 'GIT_SHORT_REVISION = "%s"\\nBUILD_DATE = "{date}"\\n' "$CI_COMMIT_SHORT_SHA" >> {info}/_build_info.py
-      fi
-  artifacts:
-    paths: [{info}/]
-    reports:
-      dotenv: build.env
-""".format(date=BUILD_DATE, info=f"{PROJECT_DIR}/app")
+# The version component stamps example/app/_build_info.* and hands BUILD_* to image-build by dotenv.
+VERSION_INPUTS = {"project_dir": PROJECT_DIR, "output_dir": "app", "service_name": "text-analytics"}
 # The example's build stage installs from the package index: behind this machine's TLS-intercepting proxy it
 # needs the host's CA bundle, mounted for RUN steps (ca_bundle), and pip pointed at it (uv uses the system store).
 EXAMPLE_INPUTS: dict[str, object] = {
@@ -170,9 +154,10 @@ class Release:
 
 @pytest.fixture(scope="module")
 def release(local: Infra, tmp_path_factory: pytest.TempPathFactory) -> Release:
-    ci = include([("image-build", _build_inputs(needs=["version"])),
+    ci = include([("version", VERSION_INPUTS),
+                  ("image-build", _build_inputs(needs=["version"])),
                   ("image-push", _push_inputs(local, needs=["image-build"]))])  # fmt: skip
-    repo = _repo(tmp_path_factory.mktemp("release"), ci + VERSION_JOB)
+    repo = _repo(tmp_path_factory.mktemp("release"), ci)
     run = run_pipeline(repo, variables=_variables(local, CI_COMMIT_TAG="v1.2.3"), env=local.storage_env)
     assert run.statuses == {"version": "PASS", "image-build": "PASS", "image-push": "PASS"}, run.output
     return Release(run=run, image=_dotenv(run, "image-build"), commit=git(repo, "rev-parse", "HEAD"))
@@ -191,7 +176,7 @@ def test_labels_name_the_commit_and_the_version(local: Infra, release: Release) 
     labels = json.loads(_skopeo(local.registry, "inspect", f"docker://{release.image['IMAGE_REF']}"))["Labels"]
     assert labels["org.opencontainers.image.revision"] == release.commit
     assert labels["org.opencontainers.image.version"] == "1.2.3"
-    assert labels["org.opencontainers.image.created"] == BUILD_DATE
+    assert labels["org.opencontainers.image.created"] == _dotenv(release.run, "version")["BUILD_DATE"]
     assert labels["org.opencontainers.image.source"] == "https://gitlab.example.com/python-ci/catalog"
     assert labels["org.opencontainers.image.url"] == "https://gitlab.example.com/python-ci/catalog"
     assert labels["org.opencontainers.image.title"] == "catalog"

@@ -36,10 +36,11 @@ keepalive = 5
 control_socket_disable = True
 # The worker heartbeat file on tmpfs: a disk-backed /tmp can stall heartbeats and get workers killed.
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - tmpfs, by design
-# Only trust X-Forwarded-* from a proxy on the same host unless told otherwise (FORWARDED_ALLOW_IPS).
-forwarded_allow_ips = None
+# The app writes its own access line, with the request id.
 accesslog = None
 proc_name = _settings.service_name
+# forwarded_allow_ips is left to gunicorn: X-Forwarded-* is trusted only from the FORWARDED_ALLOW_IPS
+# environment variable's addresses (default 127.0.0.1,::1).
 
 
 def on_exit(_server: Arbiter) -> None:

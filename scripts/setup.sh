@@ -14,13 +14,15 @@ want_containers=false
 [[ "${1:-}" == "--containers" ]] && want_containers=true
 
 # --- apt packages ------------------------------------------------------------------------------------------
-apt_missing=()
+apt_missing=()      # needed: set-up stops without them
+optional_missing=() # tests that need them skip, saying why
 need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
+want_cmd() { command -v "$1" >/dev/null 2>&1 || optional_missing+=("$2"); }
 need_cmd git git
 need_cmd rsync rsync
 need_cmd python3 python3
 need_cmd npm npm
-need_cmd curl curl
+want_cmd shellcheck shellcheck
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)
 if $want_containers; then
   need_cmd buildah buildah
@@ -28,6 +30,13 @@ if $want_containers; then
   need_cmd docker-registry docker-registry
   need_cmd mmdebstrap mmdebstrap
   need_cmd htpasswd apache2-utils
+fi
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  apt_missing+=("${optional_missing[@]}")
+  optional_missing=()
+fi
+if ((${#optional_missing[@]})); then
+  log "optional packages missing (their tests will skip): ${optional_missing[*]}"
 fi
 if ((${#apt_missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then

@@ -9,6 +9,7 @@ The engine helpers are shared with the local pipeline runner (scripts/localci.py
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -138,12 +139,11 @@ def run_pipeline(
 
 def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:
     """A `.gitlab-ci.yml` that includes each named component at HEAD with the given inputs."""
-    import yaml  # noqa: PLC0415  (only tests that build pipelines need it)
-
     entries: list[dict[str, object]] = []
     for name, inputs in components:
         entry: dict[str, object] = {"component": f"$CI_SERVER_FQDN/$CI_PROJECT_PATH/{name}@$CI_COMMIT_SHA"}
         if inputs:
             entry["inputs"] = dict(inputs)
         entries.append(entry)
-    return str(yaml.safe_dump({"include": entries}, sort_keys=False))
+    # Each entry as a JSON flow mapping (JSON is YAML), so callers can append more YAML after it.
+    return "include:\n" + "".join(f"  - {json.dumps(entry)}\n" for entry in entries)

@@ -1,6 +1,6 @@
 """A green monorepo pipeline: a uv project (uv.lock) and a poetry project (poetry.lock) side by side, each found
-by the install auto-detection; pytest as a two-version matrix that really runs on both interpreters; the version
-component's build info imported by the tests; the CI cache keyed on the lock file.
+by the install auto-detection (mypy and pytest); pytest as a two-version matrix that really runs on both
+interpreters; the version component's build info imported by the tests; the CI cache keyed on the lock file.
 
 Lock files are made here, at test time, in the temporary repository (none is committed). `poetry lock` cannot use
 the index's JSON API on these machines, so the poetry project gets a simple-API source (the index pip itself
@@ -56,8 +56,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     ci = include(
         [
             ("version", {"project_dir": UV_DIR, "output_dir": "svc", "service_name": "uv-svc"}),
-            ("ruff", {"project_dir": UV_DIR}),
-            ("mypy", {"project_dir": UV_DIR, "needs": ["version"]}),
             ("pytest", {"project_dir": UV_DIR, "python_versions": MATRIX, "needs": ["version"]}),
             ("mypy", {"project_dir": POETRY_DIR, "job_name": "mypy-poetry", "python_version": "3.11"}),
             ("pytest", {"project_dir": POETRY_DIR, "job_name": "pytest-poetry", "python_versions": ["3.11"]}),
@@ -78,8 +76,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
 def test_all_jobs_pass(run: PipelineRun) -> None:
     assert run.statuses == {
         "version": "PASS",
-        "ruff": "PASS",
-        "mypy": "PASS",
         "pytest: [3.10]": "PASS",
         "pytest: [3.12]": "PASS",
         "mypy-poetry": "PASS",
@@ -100,17 +96,11 @@ def test_matrix_job_ran_on_its_own_python(run: PipelineRun, version: str) -> Non
 
 
 def test_each_installer_was_auto_detected(run: PipelineRun) -> None:
-    assert "uv.lock -> uv sync --locked" in run.log("mypy")
+    assert "uv.lock -> uv sync --locked" in run.log("pytest: [3.10]")
     poetry_log = run.log("mypy-poetry")
     assert f"poetry.lock -> poetry {POETRY_VERSION} install" in poetry_log
     assert "Installing dependencies from lock file" in poetry_log
     assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
-
-
-def test_ruff_installs_nothing_from_the_project(run: PipelineRun) -> None:
-    log = run.log("ruff")
-    assert "uv sync" not in log
-    assert "attrs" not in log
 
 
 def test_the_cache_is_keyed_on_the_lock_file_and_filled(run: PipelineRun) -> None:

@@ -87,6 +87,14 @@ def test_code_quality_reports_are_empty(run: PipelineRun, tool: str) -> None:
     assert _json(run, tool, f"ci-reports/{tool}-codequality.json") == []
 
 
+def test_ruff_installs_nothing_from_the_project(run: PipelineRun) -> None:
+    builds = run.repo / ".gitlab-ci-local" / "builds"
+    # The type checker made the project's environment in its work tree; ruff's work tree has none.
+    assert (builds / "mypy" / DIR / ".venv" / "bin" / "python").exists()
+    assert not (builds / "ruff" / DIR / ".venv").exists()
+    assert "requirements ->" not in run.log("ruff")
+
+
 def test_pytest_reports_and_coverage(run: PipelineRun) -> None:
     job = "pytest: [3.11]"
     suite = ET.parse(run.artifacts(job) / "ci-reports" / "junit.xml").getroot().find("testsuite")

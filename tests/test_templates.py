@@ -37,8 +37,9 @@ def _body(text: str) -> dict[str, dict[str, object]]:
     return loaded
 
 
-def test_catalogue_has_the_five_components() -> None:
-    assert set(TEMPLATES) == {"ruff", "mypy", "pyright", "pytest", "version"}
+def test_catalogue_has_every_component() -> None:
+    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse"}
+    assert set(TEMPLATES) == expected
 
 
 def test_install_block_is_the_same_everywhere() -> None:

@@ -1,13 +1,15 @@
 """Logging: every record (the app's, stdlib's, uvicorn's, gunicorn's) goes through one loguru pipeline.
 
 Several gunicorn workers and one rotating file: loguru's own docs warn that each worker adding its own file
-sink loses or duplicates lines at rotation, because every process rotates "its" file independently. The design
-here has exactly one writer: `gunicorn.conf.py` calls `configure_logging(..., enqueue=True)` in the gunicorn
-master before any worker is forked. Workers inherit the configured logger (they never reconfigure it:
-see `ensure_logging`), so each worker formats its records and puts them into loguru's multiprocessing
-queue, and one thread in the master writes, rotates, compresses and deletes the files. A worker killed or
-recycled by `max_requests` loses nothing already logged: the put into the queue is synchronous.
-Outside gunicorn (uvicorn, tests) the same sinks are written directly, without the queue.
+sink loses or duplicates lines at rotation, because every process rotates "its" file independently. The
+design here has exactly one file writer: `gunicorn.conf.py` calls `configure_logging(..., enqueue=True)` in
+the gunicorn master before any worker is forked. Workers inherit the configured logger (they never
+reconfigure it: see `ensure_logging`), so each worker formats its records and puts them into loguru's
+multiprocessing queue, and one thread in the master writes, rotates, compresses and deletes the files. A
+worker recycled by `max_requests` loses nothing already logged: the put into the queue is synchronous.
+The stderr sink needs no such care (stderr is one shared pipe or file, written a line at a time, with no
+rotation), so each process writes it directly, which costs less per line than the queue.
+Outside gunicorn (uvicorn, tests) the file sink is written directly too.
 """
 
 import json
@@ -118,7 +120,6 @@ def configure_logging(settings: Settings, *, enqueue: bool = False) -> None:
     common: dict[str, Any] = {
         "level": settings.level.value,
         "format": fmt,
-        "enqueue": enqueue,
         "backtrace": diagnose,
         "diagnose": diagnose,
     }
@@ -132,6 +133,7 @@ def configure_logging(settings: Settings, *, enqueue: bool = False) -> None:
             compression=settings.compression.value if settings.compression else None,
             encoding="utf-8",
             colorize=False,
+            enqueue=enqueue,
             **common,
         )
     # loguru's level numbers are stdlib's (TRACE=5 and SUCCESS=25 sit between stdlib's).

@@ -17,6 +17,7 @@ from app.settings import Settings, load_settings_or_exit
 
 # 20,000 characters of Hangul are 60 kB of UTF-8; JSON \u escapes can double that.
 MAX_BODY_BYTES = 256 * 1024
+PROBE_PATHS = frozenset({"/livez", "/readyz"})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness = readiness
     app.state.build_info = build_info
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    quiet: frozenset[str] = frozenset() if settings.log_probes else PROBE_PATHS
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, quiet_paths=quiet)
     app.include_router(health.router)
     # Authenticated at include time: every domain route added to this router needs the token.
     app.include_router(analyze.router, prefix=settings.api_prefix, dependencies=[TokenDep])

@@ -36,6 +36,14 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(None, description="the failed checks of a 422")
 
 
+def status_phrase(status: int) -> str:
+    """The standard reason phrase, or a generic one for a code outside the standard (e.g. 499)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Client Error" if status < 500 else "Server Error"
+
+
 def problem_response(
     status: int,
     *,
@@ -49,7 +57,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or status_phrase(status),
         "status": status,
     }
     if detail is not None:
@@ -71,7 +79,7 @@ def request_id_of(request: Request) -> str | None:
 async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     # Starlette's own detail for a bare HTTPException is the status phrase; saying it twice adds nothing.
-    detail = None if exc.detail == HTTPStatus(exc.status_code).phrase else str(exc.detail)
+    detail = None if exc.detail == status_phrase(exc.status_code) else str(exc.detail)
     return problem_response(
         exc.status_code,
         detail=detail,

@@ -18,8 +18,11 @@ def token_matches(given: str, expected: str) -> bool:
     return secrets.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def require_token(request: Request, token: Annotated[str | None, Security(api_key_header)]) -> None:
-    """401 with `WWW-Authenticate` unless the X-Token header equals the configured X_TOKEN."""
+async def require_token(request: Request, token: Annotated[str | None, Security(api_key_header)]) -> None:
+    """401 with `WWW-Authenticate` unless the X-Token header equals the configured X_TOKEN.
+
+    `async` although it awaits nothing: a plain `def` dependency would cost a thread-pool hop per request.
+    """
     expected = request.app.state.settings.x_token
     if token is None or expected is None or not token_matches(token, expected.get_secret_value()):
         raise HTTPException(

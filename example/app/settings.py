@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     # logging
     level: Level = Level.INFO
     json_log: bool = False
+    log_probes: bool = False
     loguru_format: Annotated[str, Field(min_length=1)] = DEFAULT_FORMAT
     save: bool = False
     log_save_path: Path = Path("logs")

@@ -124,13 +124,32 @@ async def test_json_log_line_shape(json_settings: Settings) -> None:
     app = create_app(json_settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        await http.get("/livez", headers={"X-Request-ID": "req-json"})
+        await http.get("/version", headers={"X-Request-ID": "req-json"})
     records = [json.loads(line) for line in lines]
     access = [r for r in records if r["request_id"] == "req-json"]
     assert len(access) == 1
     assert set(access[0]) == {
         "time", "level", "message", "request_id", "service", "logger", "function", "line", "process"
     }  # fmt: skip
-    assert access[0]["message"].startswith('access "GET /livez HTTP/1.1" 200 ')
+    assert access[0]["message"].startswith('access "GET /version HTTP/1.1" 200 ')
     assert access[0]["service"] == "text-analytics"
     assert access[0]["level"] == "INFO"
+
+
+async def test_successful_probes_get_no_access_line_by_default(
+    app: FastAPI, client: httpx.AsyncClient, logs: list[str]
+) -> None:
+    app.state.readiness.drain()
+    await client.get("/livez")
+    await client.get("/readyz")  # 503 while draining: failures are logged
+    await client.get("/version")
+    access = [line.split('access "')[1].split(" HTTP")[0] for line in logs if 'access "' in line]
+    assert access == ["GET /readyz", "GET /version"]
+
+
+async def test_log_probes_setting_logs_them(make_settings: SettingsFactory, logs: list[str]) -> None:
+    app = create_app(make_settings(log_probes=True))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        await http.get("/livez")
+    assert any('access "GET /livez HTTP/1.1" 200' in line for line in logs)

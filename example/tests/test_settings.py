@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from app.settings import (
     DEFAULT_FORMAT,
     Compression,
     Level,
+    Settings,
     SettingsError,
     Status,
     load_settings,
@@ -192,3 +194,19 @@ def test_every_accepted_rotation_is_accepted_by_loguru(
         compression="gz",
     )
     logger.remove(sink)
+
+
+def test_env_example_documents_every_setting_and_loads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in example.splitlines()
+        if re.match(r"^#? ?[A-Z_]+=", line)
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
+    (tmp_path / ".env").write_text(example)
+    settings = load_settings()
+    assert settings.status is Status.DEV
+    assert settings.x_token is not None

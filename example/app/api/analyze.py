@@ -16,7 +16,7 @@ router = APIRouter(
 
 
 class AnalyzeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="UTF-8 text in any language")
     top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="how many keywords to return")

@@ -7,7 +7,8 @@
 1. copy the working tree (tracked files plus untracked files that are not git-ignored, i.e. what you would commit)
    into a temporary git repository whose `origin` is the catalogue's project (`CATALOG_REMOTE`), so the
    `$CI_SERVER_FQDN/$CI_PROJECT_PATH/<name>@$CI_COMMIT_SHA` includes resolve to the templates being tested;
-2. start helper services: each `scripts/<hook>.py` named in `SERVICE_HOOKS` that exists is started (e.g.
+2. start helper services: each `scripts/<hook>.py` named in `SERVICE_HOOKS` that exists, and that the pipeline
+   needs, is started (e.g.
    `python -m scripts.local_registry up --dir DIR`) and prints `NAME=VALUE` lines, passed to the pipeline as
    `--variable NAME=VALUE` (CI_REGISTRY of a local registry, ...); its stop command runs at the end;
 3. run gitlab-ci-local (shell executor, shell isolation) with `PYTHON_CI_LOCAL=1`: jobs that must not run locally
@@ -55,11 +56,12 @@ from scripts.validate import as_map, is_list, is_map
 LOCAL_VARIABLE = "PYTHON_CI_LOCAL"
 # The jobs' `cache:` between local runs, as a GitLab runner keeps it between pipelines (git-ignored).
 CACHE_DIR = ROOT / ".cache" / "pipeline"
-# scripts/<hook>.py -> (start arguments, stop arguments); `{dir}` is the hook's own state folder. Start prints
-# NAME=VALUE lines (pipeline variables); exit code 2 means "cannot run on this machine": the pipeline goes on
-# without that service (the jobs that need it then fail and say why).
-SERVICE_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "local_registry": (("up", "--dir", "{dir}"), ("down", "{dir}")),
+# scripts/<hook>.py -> (start arguments, stop arguments, pattern): the hook starts only when the pipeline file
+# matches the pattern. `{dir}` is the hook's own state folder. Start prints NAME=VALUE lines (pipeline variables);
+# exit code 2 means "cannot run on this machine": the pipeline goes on without that service (the jobs that need it
+# then fail and say why).
+SERVICE_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    "local_registry": (("up", "--dir", "{dir}"), ("down", "{dir}"), r"/image-(?:build|push)@"),
 }
 HOOK_CANNOT_RUN = 2
 STATE_DIR = ".gitlab-ci-local"
@@ -116,13 +118,14 @@ def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str |
 
 
 @contextmanager
-def services(root: Path, state: Path, enabled: bool = True) -> Generator[dict[str, str]]:
-    """Start the helper services whose hooks exist; yield the variables they print; stop them afterwards."""
+def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Generator[dict[str, str]]:
+    """Start the helper services whose hooks exist and that `pipeline` (the file's text) needs; yield the variables
+    they print; stop them afterwards."""
     started: list[tuple[str, list[str]]] = []
     variables: dict[str, str] = {}
     try:
-        for hook, (start_args, stop_args) in SERVICE_HOOKS.items() if enabled else ():
-            if not (root / "scripts" / f"{hook}.py").is_file():
+        for hook, (start_args, stop_args, needed_if) in SERVICE_HOOKS.items() if enabled else ():
+            if not (root / "scripts" / f"{hook}.py").is_file() or not re.search(needed_if, pipeline):
                 continue
             hook_dir = str(state / hook)
             module = [sys.executable, "-m", f"scripts.{hook}"]
@@ -268,7 +271,9 @@ def run_local_pipeline(
     if cache_dir is not None and cache_dir.is_dir():
         shutil.copytree(cache_dir, engine_cache, dirs_exist_ok=True, symlinks=True)
     all_vars = {**(tag_variables(tag) if tag else {}), **(variables or {})}
-    with services(root, workdir.parent / f"{workdir.name}-services", with_services) as service_vars:
+    pipeline_text = (workdir / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    state = workdir.parent / f"{workdir.name}-services"
+    with services(root, state, pipeline_text, with_services) as service_vars:
         code, timeline, wall = run_engine(
             workdir,
             jobs=jobs,

@@ -38,6 +38,7 @@ local-only-skip:
       when: never
     - when: on_success
   script: [exit 1]
+# Mentions .../image-build@ so the local_registry hook (the service-hook test below) is started.
 tag-only:
   rules:
     - if: $CI_COMMIT_TAG
@@ -160,3 +161,13 @@ def test_catalogue_checks_pass_in_the_real_pipeline(tmp_path: Path) -> None:
     assert "validate-components" in done.stdout
     assert "pipeline passed: 2 job(s)" in done.stdout
     assert (tmp_path / "validate-components" / "job.log").is_file()
+
+
+def test_service_hook_not_started_when_the_pipeline_does_not_need_it(project: Path, tmp_path: Path) -> None:
+    pipeline = 'only:\n  script:\n    - echo "svc=[$PROBE_SERVICE]"\n'
+    result = run_local_pipeline(
+        project, pipeline=pipeline, workdir=tmp_path / "repo", reports_dir=tmp_path / "r", echo=False
+    )
+    assert [(j.name, j.status) for j in result.jobs] == [("only", "PASS")]
+    assert "svc=[]" in (tmp_path / "r" / "only" / "job.log").read_text()
+    assert not (tmp_path / "repo-services" / "local_registry").exists()

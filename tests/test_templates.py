@@ -9,20 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts.validate import GLOBAL_KEYWORDS
 from tests.engine import ROOT, include, make_repo, run_pipeline
 
 TEMPLATES = {p.stem: p.read_text() for p in sorted((ROOT / "templates").glob("*.yml"))}
-GLOBAL_KEYWORDS = {
-    "default",
-    "stages",
-    "variables",
-    "workflow",
-    "include",
-    "image",
-    "services",
-    "cache",
-    "before_script",
-}
 
 
 def _block(text: str, name: str) -> str:
@@ -55,7 +45,7 @@ def test_converter_block_is_the_same_in_both_type_checkers() -> None:
 def test_one_job_no_global_keywords_and_inputs_never_inside_scripts(name: str) -> None:
     body = _body(TEMPLATES[name])
     assert list(body) == ["job"]
-    assert not GLOBAL_KEYWORDS & set(body)
+    assert not set(GLOBAL_KEYWORDS) & set(body)
     job = body["job"]
     assert isinstance(job, dict)
     # Inputs are interpolated as text: inside a script they would be code. They go through `variables:` instead.

@@ -384,10 +384,13 @@ def run_local_pipeline(
         if "LOCAL_REGISTRY_DIR" in service_vars:
             service_vars = registry_variables(service_vars)
             storage = _storage_env(state)
-        if "local_registry" in started.unavailable:
-            reason = started.unavailable["local_registry"]
+        reason = started.unavailable.get("local_registry")
+        if not with_services and re.search(SERVICE_HOOKS["local_registry"][2], pipeline_text):
+            reason = "helper services disabled (--no-services): no local registry"
+        if reason:
             service_vars[NO_CONTAINERS_VARIABLE] = reason
-            skipped = {job: reason for job in IMAGE_JOBS if f"/{job}@" in pipeline_text}
+            selected = [job for job in IMAGE_JOBS if not jobs or needs or job in jobs]
+            skipped = {job: reason for job in selected if f"/{job}@" in pipeline_text}
         try:
             code, timeline, wall = run_engine(
                 workdir,

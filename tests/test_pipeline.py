@@ -222,6 +222,11 @@ def test_image_jobs_reported_skipped_when_the_registry_cannot_run(tmp_path: Path
     assert "reason=[needs root (probe)]" in (tmp_path / "r" / "other" / "job.log").read_text()
     assert "image-build: SKIPPED, not run here: needs root (probe)" in summary(result, root)
     assert result.ok
+    off = run_local_pipeline(
+        root, workdir=tmp_path / "off", reports_dir=tmp_path / "r2", echo=False, with_services=False
+    )
+    assert [(j.name, j.status) for j in off.jobs] == [("other", "PASS")]
+    assert off.skipped == {"image-build": "helper services disabled (--no-services): no local registry"}
 
 
 @pytest.mark.skipif(missing_requirements() is not None, reason=f"local registry: {missing_requirements()}")

@@ -13,8 +13,14 @@
    `--variable NAME=VALUE` (CI_REGISTRY of a local registry, ...); its stop command runs at the end;
 3. run gitlab-ci-local (shell executor, shell isolation) with `PYTHON_CI_LOCAL=1`: jobs that must not run locally
    (the catalogue's own test suite, which would run this pipeline again) have a rule on that variable;
-4. copy each job's artifacts, its declared report files and its log to `reports/<job>/` (git-ignored), print a
-   table (job, status, duration, reports) and exit 1 if a job failed.
+4. when the local registry ran and image-build pushed, smoke-check the pushed image (`python -m
+   scripts.local_registry check`: its labels name the commit, it starts, /livez and /version answer) before the
+   registry stops;
+5. copy each job's artifacts, its declared report files and its log to `reports/<job>/` (git-ignored), print a
+   table (job, status, duration, reports), the image and the smoke check, and exit 1 if a job or the check failed.
+
+When a service cannot run here (the registry needs root, buildah and skopeo), the pipeline runs without the jobs
+that need it (their rules test `PYTHON_CI_NO_CONTAINERS`) and the summary lists them as skipped, with the reason.
 
 The jobs' `cache:` folders are kept in `.cache/pipeline/` between runs, as a runner keeps them between pipelines
 (`--cold` starts from empty caches).
@@ -23,7 +29,9 @@ The jobs' `cache:` folders are kept in `.cache/pipeline/` between runs, as a run
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -37,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from scripts.local_registry import scratch_dir
 from scripts.localci import (
     ROOT,
     copy_worktree,
@@ -64,6 +73,12 @@ SERVICE_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "local_registry": (("up", "--dir", "{dir}"), ("down", "{dir}"), r"/image-(?:build|push)@"),
 }
 HOOK_CANNOT_RUN = 2
+# Set (to the reason) when the registry cannot run: the image jobs' rules in .gitlab-ci.yml leave them out.
+NO_CONTAINERS_VARIABLE = "PYTHON_CI_NO_CONTAINERS"
+IMAGE_JOBS = ("image-build", "image-push")
+# The host's CA store: this machine reaches the package index through a TLS-intercepting proxy, so the image
+# build's RUN steps get the host's bundle and pip is pointed at it (uv in the image trusts the system store).
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 STATE_DIR = ".gitlab-ci-local"
 _VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
 _MATRIX_SUFFIX = re.compile(r": \[[^\]]*\]$")
@@ -88,10 +103,13 @@ class PipelineResult:
     repo: Path
     # When each output line arrived (seconds since the engine started): jobs' phases for the benchmark.
     timeline: list[tuple[float, str]] = field(default_factory=list[tuple[float, str]])
+    smoke: SmokeCheck | None = None  # the pushed image's check, when the local registry ran and image-build pushed
+    skipped: dict[str, str] = field(default_factory=dict[str, str])  # job -> why it was left out of this run
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and all(j.status != "FAIL" for j in self.jobs)
+        smoke_ok = self.smoke is None or self.smoke.ok
+        return self.returncode == 0 and all(j.status != "FAIL" for j in self.jobs) and smoke_ok
 
 
 def tag_variables(tag: str) -> dict[str, str]:
@@ -117,12 +135,51 @@ def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str |
     return sha
 
 
+@dataclass
+class Services:
+    variables: dict[str, str] = field(default_factory=dict[str, str])  # what the started hooks printed
+    unavailable: dict[str, str] = field(default_factory=dict[str, str])  # hook -> why it cannot run here
+
+
+@dataclass
+class SmokeCheck:
+    ref: str
+    digest: str
+    ok: bool
+    lines: list[str]
+
+
+def registry_variables(printed: Mapping[str, str]) -> dict[str, str]:
+    """The pipeline variables for the local registry from what `local_registry up` printed: GitLab's registry
+    variables, the example's build arguments, and the local-only settings of the image components (pipeline
+    variables override a job's own variables; on GitLab those keep their verified-TLS, portable defaults)."""
+    registry = printed["CI_REGISTRY"]
+    password = Path(printed["CI_REGISTRY_PASSWORD_FILE"]).read_text(encoding="utf-8").strip()
+    out = {
+        "CI_REGISTRY": registry,
+        "CI_REGISTRY_USER": printed["CI_REGISTRY_USER"],
+        "CI_REGISTRY_PASSWORD": password,
+        "CI_REGISTRY_IMAGE": f"{registry}/python-ci/example",
+        "IMAGE_CA_BUNDLE": HOST_CA_BUNDLE,
+        "EXTRA_PIP_ARGS": f"--cert {HOST_CA_BUNDLE}",
+        # The local registry speaks plain HTTP on 127.0.0.1.
+        "IMAGE_BUILD_TLS_VERIFY": "false",
+        "IMAGE_PUSH_TLS_VERIFY": "false",
+        # The runner's host kernel has overlayfs; vfs (the portable default) copies every layer.
+        "IMAGE_BUILD_STORAGE_DRIVER": "overlay",
+    }
+    if printed.get("BASE_IMAGE"):
+        out["BASE_IMAGE"] = printed["BASE_IMAGE"]
+    return out
+
+
 @contextmanager
-def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Generator[dict[str, str]]:
+def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Generator[Services]:
     """Start the helper services whose hooks exist and that `pipeline` (the file's text) needs; yield the variables
-    they print; stop them afterwards."""
+    they print and the reasons of those that cannot run here; stop them afterwards."""
     started: list[tuple[str, list[str]]] = []
-    variables: dict[str, str] = {}
+    result = Services()
+    variables = result.variables
     try:
         for hook, (start_args, stop_args, needed_if) in SERVICE_HOOKS.items() if enabled else ():
             if not (root / "scripts" / f"{hook}.py").is_file() or not re.search(needed_if, pipeline):
@@ -133,7 +190,9 @@ def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Ge
             print(f"pipeline: starting {hook}", file=sys.stderr, flush=True)
             done = subprocess.run(start, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
             if done.returncode == HOOK_CANNOT_RUN:
-                print(f"pipeline: {hook} not started: {done.stderr.strip()}", file=sys.stderr)
+                reason = done.stderr.strip().removeprefix(f"{hook}: ").removeprefix("cannot run: ")
+                print(f"pipeline: {hook} not started: {reason}", file=sys.stderr)
+                result.unavailable[hook] = reason
                 continue
             if done.returncode != 0:
                 raise RuntimeError(f"service hook {hook} failed to start:\n{done.stdout}{done.stderr}")
@@ -142,7 +201,7 @@ def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Ge
                 key, sep, value = line.partition("=")
                 if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                     variables[key] = value
-        yield variables
+        yield result
     finally:
         for _hook, stop in reversed(started):
             subprocess.run(stop, cwd=root, capture_output=True, text=True, check=False, env=engine_env())
@@ -247,6 +306,48 @@ def collect_reports(repo: Path, jobs: Sequence[str], dest: Path) -> dict[str, tu
     return collected
 
 
+def read_dotenv(repo: Path, name: str) -> dict[str, str]:
+    """The NAME=VALUE lines of the dotenv report file `name` a job of the run in `repo` wrote (empty if none)."""
+    for path in sorted((repo / STATE_DIR).rglob(name)):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+    return {}
+
+
+def smoke_check(
+    root: Path, registry_dir: str, pushed: Mapping[str, str], *, revision: str, env: Mapping[str, str]
+) -> SmokeCheck:
+    """`local_registry check` on the pushed image: labels name `revision`, the image serves /livez and /version."""
+    # The service refuses to start in production without a real token; any 40 characters do for the check.
+    token = secrets.token_hex(20)
+    ref = pushed["IMAGE_REF"]
+    cmd = [sys.executable, "-m", "scripts.local_registry", "check", registry_dir, ref, "--revision", revision,
+           "--env", f"X_TOKEN={token}"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=engine_env(env))
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return SmokeCheck(ref, pushed.get("IMAGE_DIGEST", "?"), done.returncode == 0, lines)
+
+
+def _storage_env(state: Path) -> dict[str, str]:
+    """Keep the image jobs' buildah storage in a throw-away folder (tmpfs when it has room), never the host's."""
+    storage = Path(tempfile.mkdtemp(prefix="python-ci-storage-", dir=scratch_dir()))
+    conf = state / "storage.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\nrunroot = "{storage}/run"\n')
+    return {"CONTAINERS_STORAGE_CONF": str(conf)}
+
+
+def _drop_storage(env: Mapping[str, str]) -> None:
+    conf = env.get("CONTAINERS_STORAGE_CONF")
+    if not conf:
+        return
+    # Layers may stay mounted after a failed build: unmount (buildah rm) before the folder goes.
+    subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **env}, capture_output=True, check=False)
+    graph = re.search(r'graphroot = "([^"]+)/graph"', Path(conf).read_text(encoding="utf-8"))
+    if graph:
+        shutil.rmtree(graph.group(1), ignore_errors=True)
+
+
 def run_local_pipeline(
     root: Path = ROOT,
     *,
@@ -273,16 +374,41 @@ def run_local_pipeline(
     all_vars = {**(tag_variables(tag) if tag else {}), **(variables or {})}
     pipeline_text = (workdir / ".gitlab-ci.yml").read_text(encoding="utf-8")
     state = workdir.parent / f"{workdir.name}-services"
-    with services(root, state, pipeline_text, with_services) as service_vars:
-        code, timeline, wall = run_engine(
-            workdir,
-            jobs=jobs,
-            needs=needs,
-            variables={**service_vars, **all_vars},
-            echo=echo,
-            timestamps=timestamps,
-            env=env,
-        )
+    smoke: SmokeCheck | None = None
+    skipped: dict[str, str] = {}
+    storage: dict[str, str] = {}
+    # A selection of jobs without the image jobs (and without --needs) has no use for the registry.
+    wanted = not jobs or needs or any(job in IMAGE_JOBS for job in jobs)
+    with services(root, state, pipeline_text, with_services and wanted) as started:
+        service_vars = dict(started.variables)
+        if "LOCAL_REGISTRY_DIR" in service_vars:
+            service_vars = registry_variables(service_vars)
+            storage = _storage_env(state)
+        reason = started.unavailable.get("local_registry")
+        if not with_services and re.search(SERVICE_HOOKS["local_registry"][2], pipeline_text):
+            reason = "helper services disabled (--no-services): no local registry"
+        if reason:
+            service_vars[NO_CONTAINERS_VARIABLE] = reason
+            selected = [job for job in IMAGE_JOBS if not jobs or needs or job in jobs]
+            skipped = {job: reason for job in selected if f"/{job}@" in pipeline_text}
+        try:
+            code, timeline, wall = run_engine(
+                workdir,
+                jobs=jobs,
+                needs=needs,
+                variables={**service_vars, **all_vars},
+                echo=echo,
+                timestamps=timestamps,
+                env={**storage, **(env or {})},
+            )
+            pushed = read_dotenv(workdir, "image-build.env")
+            if "LOCAL_REGISTRY_DIR" in started.variables and pushed.get("IMAGE_REF"):
+                revision = git(workdir, "rev-parse", "HEAD").strip()
+                print(f"pipeline: smoke-checking {pushed['IMAGE_REF']}", file=sys.stderr, flush=True)
+                registry_dir = started.variables["LOCAL_REGISTRY_DIR"]
+                smoke = smoke_check(root, registry_dir, pushed, revision=revision, env=storage)
+        finally:
+            _drop_storage(storage)
     if cache_dir is not None and engine_cache.is_dir():
         shutil.rmtree(cache_dir, ignore_errors=True)
         shutil.copytree(engine_cache, cache_dir, symlinks=True)
@@ -295,7 +421,7 @@ def run_local_pipeline(
     for name, status in statuses.items():
         folder, reports = collected.get(name, (None, list[str]()))
         results.append(JobResult(name, status, durations.get(name), coverage.get(name), folder, reports))
-    return PipelineResult(code, results, output, wall, workdir, timeline)
+    return PipelineResult(code, results, output, wall, workdir, timeline, smoke, skipped)
 
 
 def summary(result: PipelineResult, root: Path = ROOT) -> str:
@@ -316,6 +442,13 @@ def summary(result: PipelineResult, root: Path = ROOT) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
+    for skipped, reason in result.skipped.items():
+        lines.append(f"{skipped}: SKIPPED, not run here: {reason}")
+    if result.smoke is not None:
+        check = result.smoke
+        lines.append(f"image: {check.ref} ({check.digest})")
+        lines.append(f"smoke check: {'passed' if check.ok else 'FAILED'}")
+        lines.extend(f"  {line}" for line in check.lines)
     verdict = "pipeline passed" if result.ok else f"pipeline FAILED (gitlab-ci-local exit {result.returncode})"
     lines.append(f"{verdict}: {len(result.jobs)} job(s) in {result.wall_seconds:.1f} s")
     if not result.jobs:

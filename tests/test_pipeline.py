@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.local_registry import missing_requirements
 from scripts.localci import ROOT, git, safe_job_name
-from scripts.pipeline import PipelineResult, run_local_pipeline, summary
+from scripts.pipeline import PipelineResult, registry_variables, run_local_pipeline, smoke_check, summary
 
 PIPELINE = """\
 stages: [build, test]
@@ -183,3 +184,78 @@ def test_catalog_release_job_checks_semver(tmp_path: Path, tag: str, status: str
     log = (tmp_path / "r" / "release-catalog" / "job.log").read_text()
     expected = f"publishing python-ci {tag}" if status == "PASS" else f"tag '{tag}' is not a semantic version"
     assert expected in log
+
+
+# A hook that cannot run here (exit 2 with its reason, as local_registry does without root or buildah).
+HOOK_CANNOT_RUN = """\
+import sys
+
+if sys.argv[1] == "up":
+    print("local_registry: cannot run: needs root (probe)", file=sys.stderr)
+    sys.exit(2)
+"""
+
+# The image jobs' rules as in the root .gitlab-ci.yml; the comment names the component so the hook is wanted.
+SKIP_PIPELINE = """\
+# $CI_SERVER_FQDN/$CI_PROJECT_PATH/image-build@$CI_COMMIT_SHA
+image-build:
+  rules:
+    - if: $PYTHON_CI_NO_CONTAINERS
+      when: never
+    - when: on_success
+  script: [exit 1]
+other:
+  script:
+    - echo "reason=[$PYTHON_CI_NO_CONTAINERS]"
+"""
+
+
+def test_image_jobs_reported_skipped_when_the_registry_cannot_run(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "local_registry.py").write_text(HOOK_CANNOT_RUN)
+    (root / ".gitlab-ci.yml").write_text(SKIP_PIPELINE)
+    git(root, "init", "-q", "-b", "main")
+    result = run_local_pipeline(root, workdir=tmp_path / "repo", reports_dir=tmp_path / "r", echo=False)
+    assert [(j.name, j.status) for j in result.jobs] == [("other", "PASS")]
+    assert result.skipped == {"image-build": "needs root (probe)"}
+    assert "reason=[needs root (probe)]" in (tmp_path / "r" / "other" / "job.log").read_text()
+    assert "image-build: SKIPPED, not run here: needs root (probe)" in summary(result, root)
+    assert result.ok
+    off = run_local_pipeline(
+        root, workdir=tmp_path / "off", reports_dir=tmp_path / "r2", echo=False, with_services=False
+    )
+    assert [(j.name, j.status) for j in off.jobs] == [("other", "PASS")]
+    assert off.skipped == {"image-build": "helper services disabled (--no-services): no local registry"}
+
+
+@pytest.mark.skipif(missing_requirements() is not None, reason=f"local registry: {missing_requirements()}")
+def test_registry_variables_and_a_failing_smoke_check(tmp_path: Path) -> None:
+    """The real `local_registry up` output becomes the pipeline's registry variables; a check of an image that was
+    never pushed fails, and the summary and verdict say so (the passing check is test_image.py's build, and the
+    main command's)."""
+    state = tmp_path / "registry"
+    up = subprocess.run(
+        [sys.executable, "-m", "scripts.local_registry", "up", "--no-base", "--dir", str(state)],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    try:
+        printed = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
+        variables = registry_variables(printed)
+        host = printed["CI_REGISTRY"]
+        assert host.startswith("127.0.0.1:")
+        assert variables["CI_REGISTRY_IMAGE"] == f"{host}/python-ci/example"
+        assert variables["CI_REGISTRY_PASSWORD"] == Path(printed["CI_REGISTRY_PASSWORD_FILE"]).read_text().strip()
+        assert variables["IMAGE_BUILD_TLS_VERIFY"] == variables["IMAGE_PUSH_TLS_VERIFY"] == "false"
+        assert "BASE_IMAGE" not in variables  # --no-base: the Dockerfile's default stays
+        pushed = {"IMAGE_REF": f"{host}/python-ci/example:never-pushed", "IMAGE_DIGEST": "sha256:" + "0" * 64}
+        check = smoke_check(ROOT, str(state), pushed, revision="0" * 40, env={})
+        assert not check.ok
+        assert check.lines
+        result = PipelineResult(0, [], "", 1.0, tmp_path, smoke=check)
+        assert not result.ok
+        text = summary(result, tmp_path)
+        assert f"image: {host}/python-ci/example:never-pushed (sha256:{'0' * 64})" in text
+        assert "smoke check: FAILED" in text
+    finally:
+        subprocess.run([sys.executable, "-m", "scripts.local_registry", "down", str(state)], cwd=ROOT, check=False)

@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = [_run("warm #1", base / "warm1", reports, cache=cache)]
         pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE)
         warm.append(_run("warm #2", base / "warm2", reports, cache=cache))
-        variants = [("warm: the components' `cache:` (uv cache pruned with --ci)", warm)]
+        variants = [("warm: the components' `cache:` (their default cache_prune)", warm)]
         if args.runner_cache:
             # A runner that keeps UV_CACHE_DIR on a persistent volume: the components leave such a cache unpruned.
             runner_env = {"UV_CACHE_DIR": str(base / "runner-uv-cache")}

@@ -107,7 +107,10 @@ def test_payloads_that_reach_a_job_stay_inert(tmp_path: Path) -> None:
     ci = include(
         [
             ("ruff", {"project_dir": "app", "check_args": payload}),
-            ("mypy", {"project_dir": "app", "mypy_args": payload, "requirements": payload}),
+            (
+                "mypy",
+                {"project_dir": "app", "mypy_args": payload, "requirements": payload, "exclude_packages": payload},
+            ),
             ("version", {"project_dir": "app", "output_dir": "pkg", "service_name": payload}),
         ]
     )

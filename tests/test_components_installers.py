@@ -110,7 +110,7 @@ def test_the_cache_is_keyed_on_the_lock_file_and_filled(run: PipelineRun) -> Non
     assert [p.name for p in deps if p.name.endswith("-default")] == []
     filled = [p for p in deps if (p / ".cache" / "uv").is_dir() and any((p / ".cache" / "uv").iterdir())]
     assert len(filled) == 1, sorted(p.name for p in root.iterdir())
-    # The poetry job's cache holds poetry's own downloads too; `uv cache prune --ci` kept the cache lean.
+    # The poetry job's cache holds poetry's own downloads too (kept: cache_prune defaults to `none`).
     assert any((filled[0] / ".cache" / "poetry").rglob("*.whl"))
     assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
 

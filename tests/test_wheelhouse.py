@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine import ROOT, PipelineRun, git, include, make_repo, run_pipeline
+from tests.poetry_support import poetry_lock
 
 pytestmark = pytest.mark.engine
 
@@ -33,6 +35,8 @@ NAME = "app-offline"
 JOB = "wheelhouse"
 EXAMPLE_JOB = "example-wheelhouse"
 GAPS_JOB = "gaps-wheelhouse"
+POETRY_JOB = "poetry-wheelhouse"
+POETRY_NAME = "poetry-offline"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,14 @@ def _project_with_uv_lock(dest: Path) -> Path:
     return dest
 
 
+def _project_with_poetry_lock(dest: Path, cache: Path) -> Path:
+    """The same fixture locked by poetry instead (made now, like the uv.lock)."""
+    shutil.copytree(FIXTURE, dest)
+    poetry_lock(dest, cache)
+    assert not (dest / "uv.lock").exists()
+    return dest
+
+
 def _without_virtualenv() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
@@ -84,11 +96,12 @@ def _path_without_uv(bin_dir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """One pipeline, three wheelhouse jobs side by side (they run concurrently, which keeps the suite short):
-    the fixture from a uv.lock for two targets and two Pythons; example/ from its hash-pinned requirements.txt;
-    and the fixture from pins with holes, which must fail."""
+    """One pipeline, four wheelhouse jobs side by side (they run concurrently, which keeps the suite short):
+    the fixture from a uv.lock for two targets and two Pythons; the fixture from a poetry.lock (found by lock: auto);
+    example/ from its hash-pinned requirements.txt; and the fixture from pins with holes, which must fail."""
     base = tmp_path_factory.mktemp("wheelhouse")
     project = _project_with_uv_lock(base / "project")
+    poetry_project = _project_with_poetry_lock(base / "poetry-project", base / "poetry-cache")
     jobs: list[tuple[str, Mapping[str, object]]] = [
         (
             "wheelhouse",
@@ -113,6 +126,17 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
         (
             "wheelhouse",
             {
+                "job_name": POETRY_JOB,
+                "project_dir": "papp",
+                "targets": ["manylinux_2_28_x86_64"],
+                "python_versions": [HOST_PYTHON],
+                "extras": ["plain"],
+                "artifact_name": POETRY_NAME,
+            },
+        ),
+        (
+            "wheelhouse",
+            {
                 "job_name": GAPS_JOB,
                 "project_dir": "app",
                 "lock": "requirements",
@@ -127,8 +151,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     shutil.copytree(
         ROOT / "example", repo / "example", ignore=shutil.ignore_patterns(".venv", "__pycache__", "*_cache")
     )
+    shutil.copytree(poetry_project, repo / "papp")
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "example")
+    git(repo, "commit", "-q", "-m", "example and poetry project")
     return run_pipeline(repo, env={"PATH": _path_without_uv(base / "bin")})
 
 
@@ -143,6 +168,14 @@ def example_house(pipeline: PipelineRun) -> Wheelhouse:
     assert pipeline.statuses.get(EXAMPLE_JOB) == "PASS", pipeline.output
     out = pipeline.artifacts(EXAMPLE_JOB) / "example" / "dist" / "wheelhouse"
     return Wheelhouse(pipeline, EXAMPLE_JOB, out, "example-offline")
+
+
+@pytest.fixture(scope="module")
+def poetry_house(pipeline: PipelineRun) -> Wheelhouse:
+    assert pipeline.statuses.get(POETRY_JOB) == "PASS", pipeline.output
+    return Wheelhouse(
+        pipeline, POETRY_JOB, pipeline.artifacts(POETRY_JOB) / "papp" / "dist" / "wheelhouse", POETRY_NAME
+    )
 
 
 def _closed_port() -> int:
@@ -299,10 +332,10 @@ def test_corrupted_archive_is_refused_before_anything_is_installed(wheelhouse: W
     assert not venv.exists()
 
 
-def _unpacked(wheelhouse: Wheelhouse, dest: Path) -> Path:
+def _unpacked(wheelhouse: Wheelhouse, dest: Path, name: str = NAME) -> Path:
     with tarfile.open(wheelhouse.archive) as tar:
         tar.extractall(dest, filter="data")
-    return dest / NAME
+    return dest / name
 
 
 def test_tampered_wheel_is_refused_before_anything_is_installed(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
@@ -460,3 +493,34 @@ def test_a_pip_failure_after_the_venv_exists_removes_it(wheelhouse: Wheelhouse, 
     assert "docopt" in done.stdout + done.stderr
     assert f"failed; removed {venv}" in done.stderr
     assert not venv.exists()
+
+
+def test_a_poetry_lock_becomes_hashed_pins_that_install_offline(poetry_house: Wheelhouse, tmp_path: Path) -> None:
+    """lock: auto found poetry.lock; poetry's export kept the lock's versions and hashes, took the main dependencies
+    and the requested extra but not the dev group; the wheelhouse installs them, and only them, with no network."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the poetry wheelhouse is built for x86_64")
+    lock = tomllib.loads((poetry_house.run.repo / "papp" / "poetry.lock").read_text())
+    locked = {p["name"]: (p["version"], {f["hash"] for f in p["files"]}) for p in lock["package"]}
+    root = _unpacked(poetry_house, tmp_path, POETRY_NAME)
+    assert json.loads((root / "wheelhouse.json").read_text())["lock"] == "poetry.lock"
+    pins: dict[str, tuple[str, set[str]]] = {}
+    for entry in (root / "requirements.txt").read_text().replace("\\\n", " ").splitlines():
+        if "==" in entry and not entry.startswith("-"):
+            spec = entry.split(";")[0].split()[0]
+            name, version = spec.split("==")
+            pins[name] = (version, {h.removeprefix("--hash=") for h in entry.split() if h.startswith("--hash=")})
+    assert set(pins) == {"gunicorn", "markupsafe", "six"}, pins
+    for name, (version, hashes) in pins.items():
+        assert (version, hashes) == locked[name], name
+
+    venv = tmp_path / "venv"
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    )
+    installed = {
+        p["name"].lower(): p["version"] for p in json.loads(listing.stdout) if p["name"] not in {"pip", "setuptools"}
+    }
+    assert installed == {**{name: version for name, (version, _) in pins.items()}, "wheelhouse-app": "0.1.0"}

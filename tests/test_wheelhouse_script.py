@@ -208,9 +208,30 @@ def test_source_copy_leaves_out_secrets_environments_and_build_output(job: Any, 
     ]
 
 
-def test_a_poetry_project_without_requirements_is_told_to_export(job: Any, tmp_path: Path) -> None:
-    (tmp_path / "poetry.lock").write_text("# made by poetry\n")
-    with pytest.raises(job.JobError, match="poetry-plugin-export"):
-        job.export_lock(
-            tmp_path, tmp_path / "out.txt", lock="auto", requirements="requirements.txt", extras=[], groups=[]
-        )
+def test_lock_auto_prefers_uv_then_poetry_then_requirements(
+    job: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bogus locks make auto's choice visible: that lock's tool runs and refuses it, never the requirements file."""
+    monkeypatch.setenv("WHEELHOUSE_POETRY_VERSION", "2.5.1")
+    monkeypatch.setenv("WHEELHOUSE_POETRY_EXPORT_VERSION", "1.10.1")
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
+    export: dict[str, object] = {"lock": "auto", "requirements": "requirements.txt", "extras": [], "groups": []}
+    assert job.export_lock(tmp_path, tmp_path / "out.txt", **export) == "requirements (requirements.txt)"
+    with pytest.raises(job.JobError, match=r"lock is poetry but .*poetry\.lock is missing"):
+        job.export_lock(tmp_path, tmp_path / "out.txt", **(export | {"lock": "poetry"}))
+    (tmp_path / "poetry.lock").write_text("# not a lock\n")
+    with pytest.raises(job.JobError, match="poetry export failed"):
+        job.export_lock(tmp_path, tmp_path / "out.txt", **export)
+    (tmp_path / "uv.lock").write_text("# not a lock either\n")
+    with pytest.raises(job.JobError, match="uv export failed"):
+        job.export_lock(tmp_path, tmp_path / "out.txt", **export)
+
+
+def test_poetry_export_selects_extras_and_groups_with_pinned_tools(job: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHEELHOUSE_POETRY_VERSION", "2.5.1")
+    monkeypatch.setenv("WHEELHOUSE_POETRY_EXPORT_VERSION", "1.10.1")
+    cmd = job.poetry_export_command(Path("/out.txt"), ["plain", "fast"], ["web"])
+    assert cmd[1:7] == ["tool", "run", "--from", "poetry==2.5.1", "--with", "poetry-plugin-export==1.10.1"]
+    assert cmd[-6:] == ["--extras", "plain", "--extras", "fast", "--with", "web"]
+    assert "--without-hashes" not in cmd

@@ -17,15 +17,6 @@ class Status(BaseModel):
     status: str
 
 
-class VersionInfo(BaseModel):
-    service: str
-    version: str
-    git_branch: str
-    git_revision: str
-    git_short_revision: str
-    build_date: str
-
-
 async def get_readiness(request: Request) -> Readiness:
     readiness: Readiness = request.app.state.readiness
     return readiness
@@ -62,6 +53,6 @@ async def readyz(
 
 
 @router.get("/version")
-async def version(info: Annotated[BuildInfo, Depends(get_build_info)]) -> VersionInfo:
+async def version(info: Annotated[BuildInfo, Depends(get_build_info)]) -> BuildInfo:
     """The build this process runs ("unknown" fields when the build was not stamped)."""
-    return VersionInfo(**info.as_dict())
+    return info

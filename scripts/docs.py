@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.validate import ROOT, Document, LoadError, find_component, load_document
+from scripts.validate import (
+    ROOT,
+    Document,
+    LoadError,
+    component_name,
+    component_paths,
+    find_component,
+    load_document,
+)
 
 START = "<!-- components:start -->"
 END = "<!-- components:end -->"
@@ -81,33 +89,32 @@ def pages(root: Path) -> list[Page]:
 
 
 def _component_names(root: Path) -> list[str]:
-    templates = root / "templates"
-    return sorted([p.stem for p in templates.glob("*.yml")] + [p.parent.name for p in templates.glob("*/template.yml")])
+    return sorted(component_name(p) for p in component_paths(root))
 
 
 def _demote(lines: list[str]) -> list[str]:
     """Shift headings so each page's top heading becomes a README sub-section (###)."""
+    headings = _heading_levels(lines)
+    levels = [level for level in headings if level]
+    if not levels:
+        return lines
+    shift = SECTION_LEVEL - min(levels)
+    return [
+        "#" * min(6, max(1, level + shift)) + line[level:] if level else line
+        for line, level in zip(lines, headings, strict=True)
+    ]
+
+
+def _heading_levels(lines: list[str]) -> list[int]:
+    """Per line, its Markdown heading level, or 0 (not a heading, or inside a fenced code block)."""
     levels: list[int] = []
     in_fence = False
     for line in lines:
         if _FENCE.match(line):
             in_fence = not in_fence
-        elif not in_fence and (m := _HEADING.match(line)):
-            levels.append(len(m.group("hashes")))
-    if not levels:
-        return lines
-    shift = SECTION_LEVEL - min(levels)
-    out: list[str] = []
-    in_fence = False
-    for line in lines:
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        elif not in_fence and (m := _HEADING.match(line)):
-            level = min(6, max(1, len(m.group("hashes")) + shift))
-            out.append("#" * level + line[len(m.group("hashes")) :])
-            continue
-        out.append(line)
-    return out
+        match = None if in_fence or _FENCE.match(line) else _HEADING.match(line)
+        levels.append(len(match.group("hashes")) if match else 0)
+    return levels
 
 
 def section(root: Path, page: Page) -> str:

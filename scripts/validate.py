@@ -548,7 +548,7 @@ def _interpolation_problems(doc: Document, report: _Report) -> None:
 
 
 def _component_context(doc: Document) -> dict[str, Yaml]:
-    name = doc.path.parent.name if doc.path.name == "template.yml" else doc.path.stem
+    name = component_name(doc.path)
     return {"name": name, "sha": "0" * 40, "version": "1.0.0", "reference": "1.0.0"}
 
 
@@ -809,12 +809,21 @@ def validate_path(path: Path) -> list[str]:
     return report.problems
 
 
+def component_paths(root: Path = ROOT) -> list[Path]:
+    """Every component file of a catalog: `templates/<name>.yml` and `templates/<name>/template.yml`."""
+    templates = root / "templates"
+    return sorted(templates.glob("*.yml")) + sorted(templates.glob("*/template.yml"))
+
+
+def component_name(path: Path) -> str:
+    """The name consumers include a component file by."""
+    return path.parent.name if path.name == "template.yml" else path.stem
+
+
 def default_paths(root: Path = ROOT) -> list[Path]:
     """Every component template and the root pipeline file."""
-    templates = root / "templates"
-    paths = sorted(templates.glob("*.yml")) + sorted(templates.glob("*/template.yml"))
     pipeline = root / ".gitlab-ci.yml"
-    return paths + ([pipeline] if pipeline.is_file() else [])
+    return component_paths(root) + ([pipeline] if pipeline.is_file() else [])
 
 
 def main(argv: list[str] | None = None) -> int:

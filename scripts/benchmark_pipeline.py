@@ -1,9 +1,10 @@
 """Benchmark the local self-test pipeline: cold cache, warm cache, and the old template's plain-pip way.
 
-    python -m scripts.benchmark_pipeline [--output docs/benchmark.md]
+    python -m scripts.benchmark_pipeline [--output docs/benchmark.md] [--concurrency N]
 
-Three runs of gitlab-ci-local (shell executor, shell isolation) on the same copy of the working tree, one after
-the other in this process, so the ratios compare like with like on a noisy machine:
+Runs of gitlab-ci-local (shell executor, shell isolation) on the same copy of the working tree, one after the other
+in this process, so the ratios compare like with like on a noisy machine. First, for the per-job split, each job
+alone (`--concurrency 1`, as on a runner of its own):
 
 1. cold: the repository's own `.gitlab-ci.yml` with empty job caches (and no inherited UV_CACHE_DIR);
 2. warm (twice, before and after the baseline; per job the faster counts): the same pipeline again, starting from
@@ -11,9 +12,13 @@ the other in this process, so the ratios compare like with like on a noisy machi
 3. pip baseline: the same tools on example/, each job creating a venv and running `pip install` of the project's
    requirements with no cache (`PIP_NO_CACHE_DIR=1`), as the old single-file template did.
 
+Then the pipeline as it normally runs locally, every job of a stage at once, cold and warm, for its wall time (and
+the overhead share when the jobs compete for the same cores).
+
 Per job it splits the time into overhead (from the job's start to the tool's first line, its version or the pytest
-banner, or else to the last line an installer printed: engine set-up, cache restore, venv, dependency install) and
-the tool's own time (from there to the job's end), using the arrival time of each output line. It prints a
+banner, or else to the last line an installer printed: engine set-up, cache restore, venv, dependency install; plus,
+after the script, saving the cache and the artifacts) and the tool's own time (the rest), using the arrival time of
+each output line. It prints a
 markdown table and checks the targets: warm overhead <= 25% of the job time, and warm installs >= 10x faster than
 the pip baseline.
 """
@@ -101,6 +106,7 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
     script_start: dict[str, float] = {}
     installed: dict[str, float] = {}
     tool_start: dict[str, float] = {}
+    saved: dict[str, float] = {}  # the engine saves the cache and artifacts after "finished in", as a runner does
     for at, line in result.timeline:
         name = next((n for n in names if line.startswith(f"{n} ")), None)
         if name is None:
@@ -110,6 +116,8 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
             start.setdefault(name, at)
         elif rest.startswith("finished in "):
             end[name] = at
+        elif name in end and (rest.startswith("cache created") or rest.startswith("exported artifacts")):
+            saved[name] = at
         elif rest.startswith("$ "):
             script_start.setdefault(name, at)
         elif rest.startswith("> ") and _TOOL_START.match(rest[2:]):
@@ -120,7 +128,8 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
     for name in names:
         if name in start and name in end:
             ready = tool_start.get(name) or installed.get(name) or script_start.get(name, start[name])
-            phases[name] = Phases(end[name] - start[name], ready - start[name])
+            after = max(saved.get(name, end[name]) - end[name], 0.0)
+            phases[name] = Phases(end[name] + after - start[name], ready - start[name] + after)
     return phases
 
 
@@ -132,15 +141,17 @@ def _run(
     cache: Path | None = None,
     pipeline: str | None = None,
     env: dict[str, str] | None = None,
+    concurrency: int = 0,
 ) -> PipelineResult:
     print(f"benchmark: {label} run ...", file=sys.stderr, flush=True)
+    limit = {"GCL_CONCURRENCY": str(concurrency)} if concurrency else {}  # gitlab-ci-local's --concurrency
     result = run_local_pipeline(
         ROOT,
         workdir=workdir,
         reports_dir=reports,
         cache_dir=cache,
         pipeline=pipeline,
-        env=env,
+        env={**limit, **(env or {})},
         echo=False,
         with_services=False,
     )
@@ -201,32 +212,45 @@ def _variant(label: str, c: dict[str, Phases], w: dict[str, Phases], p: dict[str
     ]
 
 
+def _overhead_share(result: PipelineResult) -> float:
+    phases = job_phases(result).values()
+    total = sum(p.total for p in phases)
+    return sum(p.overhead for p in phases) / total if total else float("nan")
+
+
 def report(
     cold: PipelineResult,
     variants: list[tuple[str, list[PipelineResult]]],
     pip: PipelineResult,
+    parallel: list[tuple[str, PipelineResult]],
+    *,
+    concurrency: int,
     load: str = "",
 ) -> str:
     """The markdown report: every run's wall time, then per warm variant the per-job split and the targets."""
     c, p = job_phases(cold), job_phases(pip)
+    alone = {0: "all at once", 1: "each job alone"}.get(concurrency, f"at most {concurrency} jobs at once")
     lines = [
         f"{os.cpu_count()} CPU(s); 1-minute load average {load}" if load else f"{os.cpu_count()} CPU(s)",
         "",
-        "| run | wall (s) | jobs | failed |",
-        "|---|---:|---:|---|",
+        "| run | jobs run | wall (s) | jobs | failed | warm overhead share |",
+        "|---|---|---:|---:|---|---:|",
     ]
     runs = [("cold caches", cold)]
     runs += [(f"{label} #{i + 1}", run) for label, group in variants for i, run in enumerate(group)]
-    for label, run in [*runs, ("pip baseline, no cache", pip)]:
+    rows = [(label, alone, run) for label, run in [*runs, ("pip baseline, no cache", pip)]]
+    rows += [(label, "all at once", run) for label, run in parallel]
+    for label, mode, run in rows:
         failed = ", ".join(j.name for j in run.jobs if j.status == "FAIL") or "none"
-        lines.append(f"| {label} | {run.wall_seconds:.1f} | {len(run.jobs)} | {failed} |")
-    lines += ["", "Seconds. Warm columns: per job, the fastest run of the variant.", ""]
+        share = f"{100 * _overhead_share(run):.0f}%" if label.startswith("warm") else "-"
+        lines.append(f"| {label} | {mode} | {run.wall_seconds:.1f} | {len(run.jobs)} | {failed} | {share} |")
+    lines += ["", f"Seconds. Per-job columns: {alone}; warm columns: per job, the fastest run of the variant.", ""]
     for label, group in variants:
         lines += _variant(label, c, best(group), p)
     lines += [
         "Overhead = job start to the tool's first line (or the last installer line): engine copy, cache restore, "
-        "venv, install; tool = the rest. Jobs of a stage run in parallel on the same cores, so each job's time "
-        "includes waiting for them.",
+        "venv, install; plus saving the cache and artifacts after the script; tool = the rest. With all jobs of a "
+        "stage at once, each job's time also includes waiting for the others on the same cores.",
     ]
     return "\n".join(lines)
 
@@ -234,6 +258,12 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_pipeline", description=__doc__)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) to this file")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="jobs at once in the runs that give the per-job split (default 1: each job alone; 0: all at once)",
+    )
     parser.add_argument(
         "--runner-cache", action="store_true", help="also measure a runner-level UV_CACHE_DIR (two more runs)"
     )
@@ -244,18 +274,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cache = base / "cache"
         reports = base / "reports"
-        cold = _run("cold", base / "cold", reports, cache=cache)
-        warm = [_run("warm #1", base / "warm1", reports, cache=cache)]
-        pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE)
-        warm.append(_run("warm #2", base / "warm2", reports, cache=cache))
-        variants = [("warm: the components' `cache:` (their default cache_prune)", warm)]
+        n = args.concurrency
+        cold = _run("cold", base / "cold", reports, cache=cache, concurrency=n)
+        warm = [_run("warm #1", base / "warm1", reports, cache=cache, concurrency=n)]
+        pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n)
+        warm.append(_run("warm #2", base / "warm2", reports, cache=cache, concurrency=n))
+        variants = [("warm: the components' `cache:` (each job's .venv)", warm)]
         if args.runner_cache:
-            # A runner that keeps UV_CACHE_DIR on a persistent volume: the components leave such a cache unpruned.
+            # A runner that keeps UV_CACHE_DIR on a persistent volume: the components use it as it is.
             runner_env = {"UV_CACHE_DIR": str(base / "runner-uv-cache")}
-            _run("runner cache priming", base / "prime", reports, cache=cache, env=runner_env)
-            runner = [_run("runner cache", base / "runner", reports, cache=cache, env=runner_env)]
+            _run("runner cache priming", base / "prime", reports, cache=cache, env=runner_env, concurrency=n)
+            runner = [_run("runner cache", base / "runner", reports, cache=cache, env=runner_env, concurrency=n)]
             variants.append(("warm: a runner-level UV_CACHE_DIR (kept whole)", runner))
-        table = report(cold, variants, pip, f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        parallel: list[tuple[str, PipelineResult]] = []
+        if n != 0:
+            # The pipeline as it runs by default, every job of a stage at once: its own caches, from empty.
+            together = base / "cache-parallel"
+            parallel.append(("cold caches", _run("cold, all at once", base / "pcold", reports, cache=together)))
+            parallel.append(("warm caches", _run("warm, all at once", base / "pwarm", reports, cache=together)))
+        load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        table = report(cold, variants, pip, parallel, concurrency=n, load=load)
         print(table, flush=True)
         if args.output:
             args.output.write_text(table + "\n", encoding="utf-8")

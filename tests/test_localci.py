@@ -67,6 +67,8 @@ def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
         (5.5, "mypy >  + not an install: after the tool started"),
         (6.0, "mypy > Success: no issues found"),
         (7.1, "mypy finished in 6.1 s"),
+        (7.9, "mypy cache created in '.gitlab-ci-local/cache/0_python-ci-venv-mypy' in 800 ms"),
+        (8.0, "mypy exported artifacts in 100 ms"),
         (1.0, "version starting shell (build)"),
         (1.2, "version $ mkdir -p ci-reports"),
         (2.0, "version finished in 1 s"),
@@ -78,8 +80,10 @@ def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
     jobs = [JobResult("mypy", "PASS", 6.1), JobResult("version", "PASS", 1.0), JobResult("ruff", "PASS", 2.6)]
     result = PipelineResult(0, jobs, "", 8.0, tmp_path, timeline)
     phases = job_phases(result)
-    assert abs(phases["mypy"].overhead - 4.0) < 1e-9  # up to `mypy --version`: the quiet tool install included
+    # Up to `mypy --version` (the quiet tool install included), plus saving the cache and artifacts after the script.
+    assert abs(phases["mypy"].overhead - (4.0 + 0.9)) < 1e-9
     assert abs(phases["mypy"].tool - 2.1) < 1e-9
+    assert abs(phases["mypy"].total - 7.0) < 1e-9
     assert abs(phases["version"].overhead - 0.2) < 1e-9  # no installer: the engine's set-up only
     assert abs(phases["ruff"].overhead - 2.0) < 1e-9  # no version line: up to the last installer line
 

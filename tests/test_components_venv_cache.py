@@ -1,0 +1,81 @@
+"""The install block's cached `.venv`: a warm job reuses it even from another checkout path (it is relocatable),
+and a change to what it was made from (here the requirements) makes it start afresh, leaving nothing stale.
+
+Three runs of the mypy component on a small requirements project, each in a new repository at a new path that
+starts from the engine cache the previous run saved, as a runner restores `cache:` into another build dir."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.engine import PipelineRun, include, make_repo, run_pipeline, shared_cache_env
+
+CODE = '"""A typed module."""\n\n\ndef name() -> str:\n    """Its name."""\n    return __name__\n'
+FIRST = "iniconfig==2.3.1\n"
+THIRD = "pluggy==1.7.0\n"  # one requirement removed, another added
+CACHE = Path(".gitlab-ci-local") / "cache"
+
+
+def _run(where: Path, requirements: str, cache_from: Path | None) -> PipelineRun:
+    ci = include([("mypy", {"project_dir": "svc", "python_version": "3.11", "mypy_args": "pkg"})])
+    files = {"svc/pkg/__init__.py": CODE, "svc/requirements.txt": requirements}
+    repo = make_repo(where, ci_yaml=ci, files=files)
+    if cache_from is not None:
+        shutil.copytree(cache_from / CACHE, repo / CACHE, symlinks=True)
+    return run_pipeline(repo, env=shared_cache_env())
+
+
+def _venv(repo: Path) -> Path:
+    (venv,) = (repo / CACHE).glob("*python-ci-venv-mypy-py3.11*/svc/.venv")
+    return venv
+
+
+def _installed(venv: Path) -> set[str]:
+    return {p.name.split("-")[0] for p in venv.glob("lib/python3.11/site-packages/*.dist-info")}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
+    first = _run(tmp_path_factory.mktemp("cold"), FIRST, None)
+    second = _run(tmp_path_factory.mktemp("warm-elsewhere"), FIRST, first.repo)
+    third = _run(tmp_path_factory.mktemp("changed"), THIRD, second.repo)
+    return [first, second, third]
+
+
+def test_every_run_passes(runs: list[PipelineRun]) -> None:
+    for run in runs:
+        assert run.statuses == {"mypy": "PASS"}, run.output
+
+
+def test_cold_run_installs_and_caches_a_relocatable_stamped_venv(runs: list[PipelineRun]) -> None:
+    log = runs[0].log("mypy")
+    assert "python-ci: requirements -> uv pip install -r requirements.txt" in log
+    assert "reusing the cached .venv" not in log
+    venv = _venv(runs[0].repo)
+    assert "relocatable = true" in (venv / "pyvenv.cfg").read_text()
+    assert len((venv / ".python-ci-stamp").read_text().strip()) == 64
+    assert {"iniconfig", "mypy"} <= _installed(venv)
+
+
+def test_warm_run_at_another_path_installs_nothing(runs: list[PipelineRun]) -> None:
+    log = runs[1].log("mypy")
+    assert "python-ci: reusing the cached .venv (made from requirements.txt with the same settings)" in log
+    assert "Installed" not in log
+    assert "Checked 1 package" in log
+    # The restored scripts ran from a new directory: mypy itself started and checked the code.
+    assert "python-ci: 0 mypy issue(s)" in log
+    assert str(runs[0].repo) not in (_venv(runs[1].repo) / "bin" / "mypy").read_text()
+
+
+def test_changed_requirements_start_afresh_and_drop_what_was_removed(runs: list[PipelineRun]) -> None:
+    log = runs[2].log("mypy")
+    assert "reusing the cached .venv" not in log
+    assert "Installed" in log
+    # The job's own .venv (gitlab-ci-local saves a cache by copying over the old copy, never deleting from it,
+    # where GitLab replaces the archive: the saved copy would still list the removed package).
+    installed = _installed(runs[2].repo / ".gitlab-ci-local" / "builds" / "mypy" / "svc" / ".venv")
+    assert "pluggy" in installed
+    assert "iniconfig" not in installed
+    stamps = [(_venv(run.repo) / ".python-ci-stamp").read_text() for run in runs[1:]]
+    assert stamps[0] != stamps[1]

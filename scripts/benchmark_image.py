@@ -60,8 +60,7 @@ def _ci_yaml(storage_driver: str, ca_bundle: str) -> str:
         "dockerfile": "{dockerfile}",
         "tls_verify": False,
         "storage_driver": storage_driver,
-        # EXTRA_PIP_ARGS (set below when there is a CA bundle) points pip at the mounted bundle.
-        "build_args": ["BASE_IMAGE", "EXTRA_PIP_ARGS"],
+        "build_args": ["BASE_IMAGE"],
         "ca_bundle": ca_bundle,
     }
     entry = {"component": "$CI_SERVER_FQDN/$CI_PROJECT_PATH/image-build@$CI_COMMIT_SHA", "inputs": inputs}
@@ -93,17 +92,19 @@ class Build:
     job_s: float  # the whole job as gitlab-ci-local ran it
     build_s: int  # `buildah build`, as the job logged it
     push_s: int  # `buildah push`, as the job logged it
+    steps: int  # Dockerfile steps buildah ran or restored
+    reused: int  # steps restored from the layer cache ("Using cache")
     dotenv: dict[str, str]
 
 
 _TIMES = re.compile(r"^image-build: pushed .*; build (\d+) s, push (\d+) s$", re.MULTILINE)
+_STEP = re.compile(r"STEP \d+/\d+: ")
+_REUSED = re.compile(r"--> Using cache ")
 
 
 def run_build(repo: Path, registry: infra.Registry, base: str, storage_conf: Path, ca_bundle: str) -> Build:
     """Run the image-build job once."""
     variables = {**registry.variables(), "CI_REGISTRY_IMAGE": f"{registry.host}/bench/app", "BASE_IMAGE": base}
-    if ca_bundle:
-        variables["EXTRA_PIP_ARGS"] = "--cert /etc/ssl/certs/ca-certificates.crt"
     cmd = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source"]
     cmd += ["--color=false", "--json-schema-validation=false"]
     for key, value in variables.items():
@@ -122,10 +123,12 @@ def run_build(repo: Path, registry: infra.Registry, base: str, storage_conf: Pat
         raise SystemExit("benchmark: the image-build pipeline failed")
     found = list((repo / ".gitlab-ci-local" / "artifacts" / "image-build").rglob("image-build.env"))
     pairs = (line.split("=", 1) for line in found[0].read_text().splitlines() if "=" in line)
-    times = _TIMES.search((repo / ".gitlab-ci-local" / "output" / "image-build.log").read_text())
+    log = (repo / ".gitlab-ci-local" / "output" / "image-build.log").read_text()
+    times = _TIMES.search(log)
     if times is None:
         raise SystemExit("benchmark: the job log has no 'build N s, push N s' line")
-    return Build(elapsed, int(times.group(1)), int(times.group(2)), dict(pairs))
+    steps, reused = len(_STEP.findall(log)), len(_REUSED.findall(log))
+    return Build(elapsed, int(times.group(1)), int(times.group(2)), steps, reused, dict(pairs))
 
 
 def new_storage(parent: Path, name: str, driver: str) -> Path:
@@ -244,29 +247,31 @@ def print_table(
     app_mb = sizes.app_uncompressed / mb
     where = project.path.relative_to(ROOT) if project.path.is_relative_to(ROOT) else project.path
 
-    def row(name: str, run: Build) -> tuple[str, str, str, str]:
-        return (name, f"{run.build_s} s", f"{run.build_s / cold.build_s:.2f}", f"{run.job_s:.1f} s")
+    def row(name: str, run: Build) -> tuple[str, str, str, str, str]:
+        ratio = f"{run.build_s / cold.build_s:.2f}"
+        return (name, f"{run.build_s} s", ratio, f"{run.job_s:.1f} s", f"{run.reused} of {run.steps}")
 
     rows = [
         row("cold build", cold),
         row("warm rebuild after a code change, new runner (cache from registry)", warm_new),
         row("warm rebuild after a code change, same runner (local layers)", warm_same),
-        ("push in the job (cold / warm same runner)", f"{cold.push_s} s / {warm_same.push_s} s", "", ""),
-        ("push of every layer to an empty registry", f"{pushes[0]:.1f} s", "", ""),
-        ("push after a code-only change", f"{pushes[1]:.1f} s", "", ""),
-        ("base layers (compressed)", f"{sizes.base_compressed / mb:.1f} MB", "", ""),
-        (f"app layers: {sizes.app_count}, compressed", f"{sizes.app_compressed / mb:.1f} MB", "", ""),
-        ("app layers (venv + code), uncompressed", f"{app_mb:.1f} MB", "", ""),
+        ("push in the job (cold / warm same runner)", f"{cold.push_s} s / {warm_same.push_s} s", "", "", ""),
+        ("push of every layer to an empty registry", f"{pushes[0]:.1f} s", "", "", ""),
+        ("push after a code-only change", f"{pushes[1]:.1f} s", "", "", ""),
+        ("base layers (compressed)", f"{sizes.base_compressed / mb:.1f} MB", "", "", ""),
+        (f"app layers: {sizes.app_count}, compressed", f"{sizes.app_compressed / mb:.1f} MB", "", "", ""),
+        ("app layers (venv + code), uncompressed", f"{app_mb:.1f} MB", "", "", ""),
     ]
     print(f"project {where} ({project.dockerfile}), buildah storage {driver}\n")
-    print("| measure | buildah | ratio to cold | whole job |")
-    print("|---|---|---|---|")
+    print("| measure | buildah | ratio to cold | whole job | steps from the layer cache |")
+    print("|---|---|---|---|---|")
     for cells in rows:
         print("| " + " | ".join(cells) + " |")
-    best = min(warm_new.build_s, warm_same.build_s)
-    warm_ok = warm_same.build_s <= TARGET_WARM_RATIO * cold.build_s
-    print(f"\ntarget warm rebuild <= {TARGET_WARM_RATIO:.0%} of cold (same runner): {'met' if warm_ok else 'NOT met'}"
-          f" (best warm {best} s vs cold {cold.build_s} s)")  # fmt: skip
+    print()
+    for where_from, run in (("same runner", warm_same), ("new runner, registry cache", warm_new)):
+        ok = run.build_s <= TARGET_WARM_RATIO * cold.build_s
+        print(f"target warm rebuild <= {TARGET_WARM_RATIO:.0%} of cold ({where_from}): {'met' if ok else 'NOT met'}"
+              f" ({run.build_s} s vs cold {cold.build_s} s)")  # fmt: skip
     print(f"target app layers <= {TARGET_APP_MB:.0f} MB: {'met' if app_mb <= TARGET_APP_MB else 'NOT met'}")
 
 

@@ -161,7 +161,6 @@ def registry_variables(printed: Mapping[str, str]) -> dict[str, str]:
         "CI_REGISTRY_PASSWORD": password,
         "CI_REGISTRY_IMAGE": f"{registry}/python-ci/example",
         "IMAGE_CA_BUNDLE": HOST_CA_BUNDLE,
-        "EXTRA_PIP_ARGS": f"--cert {HOST_CA_BUNDLE}",
         # The local registry speaks plain HTTP on 127.0.0.1.
         "IMAGE_BUILD_TLS_VERIFY": "false",
         "IMAGE_PUSH_TLS_VERIFY": "false",

@@ -37,12 +37,8 @@ PROJECT_DIR = "example"
 # The version component stamps example/app/_build_info.* and hands BUILD_* to image-build by dotenv.
 VERSION_INPUTS = {"project_dir": PROJECT_DIR, "output_dir": "app", "service_name": "text-analytics"}
 # The example's build stage installs from the package index: behind this machine's TLS-intercepting proxy it
-# needs the host's CA bundle, mounted for RUN steps (ca_bundle), and pip pointed at it (uv uses the system store).
-EXAMPLE_INPUTS: dict[str, object] = {
-    "build_args": ["BASE_IMAGE", "EXTRA_PIP_ARGS"],
-    "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
-}
-EXAMPLE_VARIABLES = {"EXTRA_PIP_ARGS": "--cert /etc/ssl/certs/ca-certificates.crt"}
+# needs the host's CA bundle, mounted over the image's own for RUN steps (ca_bundle), which pip and uv trust.
+EXAMPLE_INPUTS: dict[str, object] = {"build_args": ["BASE_IMAGE"], "ca_bundle": "/etc/ssl/certs/ca-certificates.crt"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,6 @@ def _variables(local: Infra, **extra: str) -> dict[str, str]:
         "BASE_IMAGE": local.base_image,
         "MIRROR_USER": local.mirror.user,
         "MIRROR_PASSWORD": local.mirror.password,
-        **EXAMPLE_VARIABLES,
         **extra,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -108,6 +109,24 @@ def init_repo(dest: Path, *, remote: str = CATALOG_REMOTE, message: str = "local
     git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(dest, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
     return git(dest, "rev-parse", "HEAD")
+
+
+# Variables that hold credentials reach the engine through its variables file (mode 0600), never its command line,
+# where any local user could read them with `ps`.
+SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET")
+VARIABLES_FILE = ".gitlab-ci-local-variables.yml"
+
+
+def hide_secrets(repo: Path, variables: Mapping[str, str]) -> dict[str, str]:
+    """Write the credentials among `variables` to `repo`'s engine variables file; return the other variables."""
+    secrets = {key: value for key, value in variables.items() if SECRET_NAME.search(key)}
+    if secrets:
+        path = repo / VARIABLES_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(secrets, stream)  # JSON is YAML
+    return {key: value for key, value in variables.items() if key not in secrets}
 
 
 def engine_command(

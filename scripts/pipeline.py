@@ -52,6 +52,7 @@ from scripts.localci import (
     engine_command,
     engine_env,
     git,
+    hide_secrets,
     init_repo,
     parse_coverage,
     parse_durations,
@@ -219,7 +220,7 @@ def run_engine(
     """Run gitlab-ci-local in `repo`, streaming its output when `echo`; (exit code, timed lines, wall seconds)."""
     all_vars = {LOCAL_VARIABLE: "1", **(variables or {})}
     args = [*(["--needs"] if needs else []), *jobs]
-    cmd = engine_command(*args, variables=all_vars, timestamps=timestamps)
+    cmd = engine_command(*args, variables=hide_secrets(repo, all_vars), timestamps=timestamps)
     # Overriding predefined variables (a tag pipeline) is deliberate here: silence gitlab-ci-local's warning.
     quiet = {"GCL_IGNORE_PREDEFINED_VARS": ",".join(k for k in all_vars if k.startswith("CI_"))}
     start = time.monotonic()

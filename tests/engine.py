@@ -23,6 +23,7 @@ from scripts.localci import (
     engine_command,
     engine_env,
     git,
+    hide_secrets,
     init_repo,
     parse_coverage,
     parse_statuses,
@@ -123,7 +124,7 @@ def run_pipeline(
     """Run gitlab-ci-local in `repo` (extra CLI `args`, e.g. job names) and collect what it produced.
 
     `inputs` values are JSON as gitlab-ci-local's `--input` expects (strings quoted)."""
-    cmd = engine_command(*args, variables=variables, inputs=inputs)
+    cmd = engine_command(*args, variables=hide_secrets(repo, variables or {}), inputs=inputs)
     done = subprocess.run(
         cmd,
         cwd=repo,

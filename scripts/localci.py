@@ -105,6 +105,23 @@ def init_repo(dest: Path, *, remote: str = CATALOG_REMOTE, message: str = "local
     git(dest, "remote", "add", "origin", remote)
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "--no-verify", "-m", message)
+    return _as_main(dest)
+
+
+def is_clean(root: Path) -> bool:
+    """Whether `root`'s working tree is exactly its HEAD commit (no change, no untracked file that is not ignored)."""
+    return git(root, "status", "--porcelain", "--untracked-files=normal") == ""
+
+
+def clone_repo(root: Path, dest: Path, *, remote: str = CATALOG_REMOTE) -> str:
+    """Clone `root`'s HEAD commit (only that one) into `dest` on `main`, `origin` = `remote`; returns the SHA."""
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{root}", str(dest)], check=True)
+    git(dest, "remote", "set-url", "origin", remote)
+    git(dest, "checkout", "-q", "-B", "main")
+    return _as_main(dest)
+
+
+def _as_main(dest: Path) -> str:
     # origin/HEAD lets gitlab-ci-local find the default branch (CI_DEFAULT_BRANCH) without a network call.
     git(dest, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(dest, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")

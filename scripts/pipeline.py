@@ -48,12 +48,14 @@ import yaml
 from scripts.local_registry import scratch_dir
 from scripts.localci import (
     ROOT,
+    clone_repo,
     copy_worktree,
     engine_command,
     engine_env,
     git,
     hide_secrets,
     init_repo,
+    is_clean,
     parse_coverage,
     parse_durations,
     parse_statuses,
@@ -125,12 +127,16 @@ def tag_variables(tag: str) -> dict[str, str]:
 
 def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str | None = None) -> str:
     """A committed copy of `root`'s working tree at `dest` with the catalogue's origin (and `pipeline` as its
-    `.gitlab-ci.yml` when given); returns the SHA."""
+    `.gitlab-ci.yml` when given); returns the SHA. A clean working tree is cloned, so the run (and the image's
+    revision label) has the source's own commit; otherwise a snapshot commit holds the uncommitted changes."""
     dest.mkdir(parents=True, exist_ok=True)
-    copy_worktree(root, dest)
-    if pipeline is not None:
-        (dest / ".gitlab-ci.yml").write_text(pipeline, encoding="utf-8")
-    sha = init_repo(dest, message="local pipeline: working tree")
+    if pipeline is None and is_clean(root):
+        sha = clone_repo(root, dest)
+    else:
+        copy_worktree(root, dest)
+        if pipeline is not None:
+            (dest / ".gitlab-ci.yml").write_text(pipeline, encoding="utf-8")
+        sha = init_repo(dest, message="local pipeline: working tree")
     if tag:
         git(dest, "tag", tag)
     return sha

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from scripts.local_registry import missing_requirements
-from scripts.localci import ROOT, git, safe_job_name
-from scripts.pipeline import PipelineResult, registry_variables, run_local_pipeline, smoke_check, summary
+from scripts.localci import CATALOG_REMOTE, ROOT, git, safe_job_name
+from scripts.pipeline import (
+    PipelineResult,
+    prepare_repo,
+    registry_variables,
+    run_local_pipeline,
+    smoke_check,
+    summary,
+)
 
 PIPELINE = """\
 stages: [build, test]
@@ -259,3 +266,23 @@ def test_registry_variables_and_a_failing_smoke_check(tmp_path: Path) -> None:
         assert "smoke check: FAILED" in text
     finally:
         subprocess.run([sys.executable, "-m", "scripts.local_registry", "down", str(state)], cwd=ROOT, check=False)
+
+
+def test_a_clean_tree_runs_as_its_own_commit_and_a_dirty_one_as_a_snapshot(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    git(src, "init", "-q", "-b", "feature")
+    git(src, "add", "-A")
+    git(src, "commit", "-q", "-m", "source commit")
+    head = git(src, "rev-parse", "HEAD")
+    clean = tmp_path / "clean"
+    # The image's revision label and /version name this SHA: the source's own commit.
+    assert prepare_repo(src, clean) == head
+    assert git(clean, "remote", "get-url", "origin") == CATALOG_REMOTE
+    assert git(clean, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert git(clean, "rev-parse", "origin/HEAD") == head
+    (src / "b.txt").write_text("uncommitted\n")
+    dirty = tmp_path / "dirty"
+    assert prepare_repo(src, dirty) != head
+    assert (dirty / "b.txt").read_text() == "uncommitted\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,33 @@ def test_promotion_copies_the_same_digest_to_every_tag_and_the_mirror(local: Inf
     promoted = _dotenv(release.run, "image-push")
     assert promoted["PROMOTED_DIGEST"] == digest
     assert len(promoted["PROMOTED_REFS"].split()) == 8
+
+
+def test_a_new_runner_reuses_the_dependency_layers_from_the_registry_cache(
+    local: Infra, release: Release, tmp_path: Path
+) -> None:
+    # A code-only change built with an empty image store, as on a fresh runner: only `<image>/cache` can help.
+    repo = _repo(tmp_path / "repo", include([("image-build", _build_inputs())]))
+    main = repo / PROJECT_DIR / "app" / "main.py"
+    main.write_text(main.read_text() + "\n# a code-only change\n")
+    git(repo, "commit", "-q", "-am", "code only")
+    fresh = tmp_path / "storage"
+    fresh.mkdir()
+    conf = fresh / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{fresh}/graph"\nrunroot = "{fresh}/run"\n')
+    env = {**local.storage_env, "CONTAINERS_STORAGE_CONF": str(conf)}
+    try:
+        run = run_pipeline(repo, variables=_variables(local), env=env)
+    finally:
+        subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **env}, capture_output=True, check=False)
+    assert run.statuses == {"image-build": "PASS"}, run.output
+    log = run.log("image-build")
+    # Every step up to the code is restored (pulled from the registry), the dependency install included.
+    steps = {chunk.splitlines()[0]: "--> Using cache" in chunk for chunk in re.split(r"STEP \d+/\d+: ", log)[1:]}
+    assert "Cache pulled from remote" in log
+    assert [step for step, cached in steps.items() if cached and "uv pip sync" in step], steps
+    assert steps["COPY --from=build /opt/venv /opt/venv"], steps
+    assert not steps["COPY app/ /app/app/"], steps
 
 
 def test_no_password_reaches_the_job_logs(local: Infra, release: Release) -> None:

@@ -31,6 +31,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,13 @@ def job_phases(result: PipelineResult) -> dict[str, Phases]:
     return phases
 
 
+def overhead_share(phases: Iterable[Phases]) -> float:
+    """Overhead over total time, summed over jobs."""
+    jobs = list(phases)
+    total = sum(p.total for p in jobs)
+    return sum(p.overhead for p in jobs) / total if total else float("nan")
+
+
 def _run(
     label: str,
     workdir: Path,
@@ -195,8 +203,7 @@ def _variant(label: str, c: dict[str, Phases], w: dict[str, Phases], p: dict[str
             f"| {_fmt(pip_p.overhead if pip_p else None)} | {ratio} |"
         )
     compared = [n for n in COMPARED if n in w and n in p]
-    warm_total = sum(w[n].total for n in w)
-    overall = sum(w[n].overhead for n in w) / warm_total if warm_total else float("nan")
+    overall = overhead_share(w.values())
     warm_install = sum(w[n].overhead for n in compared)
     pip_install = sum(p[n].overhead for n in compared)
     speedup = pip_install / warm_install if warm_install else float("nan")
@@ -210,12 +217,6 @@ def _variant(label: str, c: dict[str, Phases], w: dict[str, Phases], p: dict[str
         f"{'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}",
         "",
     ]
-
-
-def _overhead_share(result: PipelineResult) -> float:
-    phases = job_phases(result).values()
-    total = sum(p.total for p in phases)
-    return sum(p.overhead for p in phases) / total if total else float("nan")
 
 
 def report(
@@ -242,7 +243,7 @@ def report(
     rows += [(label, "all at once", run) for label, run in parallel]
     for label, mode, run in rows:
         failed = ", ".join(j.name for j in run.jobs if j.status == "FAIL") or "none"
-        share = f"{100 * _overhead_share(run):.0f}%" if label.startswith("warm") else "-"
+        share = f"{100 * overhead_share(job_phases(run).values()):.0f}%" if label.startswith("warm") else "-"
         lines.append(f"| {label} | {mode} | {run.wall_seconds:.1f} | {len(run.jobs)} | {failed} | {share} |")
     lines += ["", f"Seconds. Per-job columns: {alone}; warm columns: per job, the fastest run of the variant.", ""]
     for label, group in variants:

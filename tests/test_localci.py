@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from scripts.benchmark_pipeline import job_phases
+from scripts.benchmark_pipeline import job_phases, report
 from scripts.localci import copy_worktree, git, parse_coverage, parse_durations, parse_statuses, slug
 from scripts.pipeline import JobResult, PipelineResult
 
@@ -95,3 +95,24 @@ def test_benchmark_baseline_pipeline_is_valid(tmp_path: Path) -> None:
     pipeline = tmp_path / ".gitlab-ci.yml"
     pipeline.write_text(BASELINE)
     assert validate_path(pipeline) == []
+
+
+def _result(tmp_path: Path, job: str, install_s: float, tool_s: float) -> PipelineResult:
+    timeline = [
+        (0.0, f"{job} starting shell (test)"),
+        (install_s, f"{job} > mypy 2.4.1 (compiled: yes)"),
+        (install_s + tool_s, f"{job} finished in {install_s + tool_s} s"),
+    ]
+    return PipelineResult(0, [JobResult(job, "PASS", install_s + tool_s)], "", install_s + tool_s, tmp_path, timeline)
+
+
+def test_benchmark_report_prints_the_rows_and_checks_both_targets(tmp_path: Path) -> None:
+    cold, pip = _result(tmp_path, "mypy", 20.0, 10.0), _result(tmp_path, "mypy", 40.0, 10.0)
+    warm = [_result(tmp_path, "mypy", 2.0, 10.0), _result(tmp_path, "mypy", 5.0, 10.0)]  # the faster one counts
+    together = [("warm caches", _result(tmp_path, "mypy", 6.0, 10.0))]
+    text = report(cold, [("warm", warm)], pip, together, concurrency=1)
+    assert "| warm #1 | each job alone | 12.0 | 1 | none | 17% |" in text
+    assert "| warm caches | all at once | 16.0 | 1 | none | 38% |" in text
+    assert "| mypy | 30.0 | 20.0 | 12.0 | 2.0 | 10.0 | 17% | 40.0 | 20.0x |" in text
+    assert "- warm overhead / job time, all jobs: 17% (target <= 25%): met" in text
+    assert "pip baseline / warm: 40.0 s / 2.0 s = 20.0x (target >= 10x): met" in text

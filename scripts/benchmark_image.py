@@ -132,11 +132,7 @@ def run_build(repo: Path, registry: infra.Registry, base: str, storage_conf: Pat
 
 
 def new_storage(parent: Path, name: str, driver: str) -> Path:
-    root = parent / name
-    root.mkdir()
-    conf = root / "storage.conf"
-    conf.write_text(f'[storage]\ndriver = "{driver}"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run"\n')
-    return conf
+    return infra.write_storage_conf(parent / name / "storage.conf", parent / name, driver)
 
 
 def timed_push(storage_conf: Path, driver: str, ref: str, dest: infra.Registry, tag: str) -> float:
@@ -231,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         push_change_s = timed_push(fresh, driver, warm_same.dotenv["IMAGE_REF"], empty, "second")
         sizes = layer_sizes(registry, warm_same.dotenv["IMAGE_REF"], base, tmp)
         for store in ("cold", "fresh"):
-            conf = str(tmp / store / "storage.conf")
-            env = {**os.environ, "CONTAINERS_STORAGE_CONF": conf}
-            subprocess.run(["buildah", "rm", "--all"], capture_output=True, check=False, env=env)
+            infra.release_storage(tmp / store / "storage.conf")
 
     print_table(project, driver, (cold, warm_new, warm_same), (push_all_s, push_change_s), sizes)
     return 0

@@ -18,9 +18,8 @@ the overhead share when the jobs compete for the same cores).
 Per job it splits the time into overhead (from the job's start to the tool's first line, its version or the pytest
 banner, or else to the last line an installer printed: engine set-up, cache restore, venv, dependency install; plus,
 after the script, saving the cache and the artifacts) and the tool's own time (the rest), using the arrival time of
-each output line. It prints a
-markdown table and checks the targets: warm overhead <= 25% of the job time, and warm installs >= 10x faster than
-the pip baseline.
+each output line. It prints a markdown table and checks the targets: warm overhead <= 25% of the job time, and warm
+installs >= 10x faster than the pip baseline.
 """
 
 from __future__ import annotations

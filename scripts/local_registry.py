@@ -74,6 +74,21 @@ def scratch_dir() -> str | None:
     return str(shm) if shm.is_dir() and shutil.disk_usage(shm).free > 4 << 30 else None
 
 
+def write_storage_conf(conf: Path, root: Path, driver: str = "overlay") -> Path:
+    """A containers `storage.conf` at `conf` that keeps buildah's images under `root`, never in the host's store
+    (point CONTAINERS_STORAGE_CONF at it)."""
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f'[storage]\ndriver = "{driver}"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run"\n')
+    return conf
+
+
+def release_storage(conf: Path) -> None:
+    """Remove the working containers of the store `conf` describes: layers may stay mounted after a failed build,
+    and a mounted layer cannot be deleted with its folder."""
+    env = {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf)}
+    subprocess.run(["buildah", "rm", "--all"], env=env, capture_output=True, check=False)
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "python-ci"

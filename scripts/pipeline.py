@@ -29,7 +29,6 @@ The jobs' `cache:` folders are kept in `.cache/pipeline/` between runs, as a run
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import secrets
 import shutil
@@ -45,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from scripts.local_registry import scratch_dir
+from scripts.local_registry import release_storage, scratch_dir, write_storage_conf
 from scripts.localci import (
     ROOT,
     clone_repo,
@@ -337,9 +336,7 @@ def smoke_check(
 def _storage_env(state: Path) -> dict[str, str]:
     """Keep the image jobs' buildah storage in a throw-away folder (tmpfs when it has room), never the host's."""
     storage = Path(tempfile.mkdtemp(prefix="python-ci-storage-", dir=scratch_dir()))
-    conf = state / "storage.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\nrunroot = "{storage}/run"\n')
+    conf = write_storage_conf(state / "storage.conf", storage)
     return {"CONTAINERS_STORAGE_CONF": str(conf)}
 
 
@@ -347,8 +344,7 @@ def _drop_storage(env: Mapping[str, str]) -> None:
     conf = env.get("CONTAINERS_STORAGE_CONF")
     if not conf:
         return
-    # Layers may stay mounted after a failed build: unmount (buildah rm) before the folder goes.
-    subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **env}, capture_output=True, check=False)
+    release_storage(Path(conf))
     graph = re.search(r'graphroot = "([^"]+)/graph"', Path(conf).read_text(encoding="utf-8"))
     if graph:
         shutil.rmtree(graph.group(1), ignore_errors=True)

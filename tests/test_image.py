@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -58,14 +57,11 @@ def local() -> Iterator[Infra]:
         base = infra.push_base_image(registry)
         scratch = infra.scratch_dir()
         storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="python-ci-storage-", dir=scratch)))
-        conf = storage / "storage.conf"
-        conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{storage}/graph"\nrunroot = "{storage}/run"\n')
+        conf = infra.write_storage_conf(storage / "storage.conf", storage)
         # The registry variables are set on purpose: silence gitlab-ci-local's WARN about overriding them.
         env = {"CONTAINERS_STORAGE_CONF": str(conf), "GCL_IGNORE_PREDEFINED_VARS": "CI_REGISTRY,CI_REGISTRY_IMAGE"}
         yield Infra(registry, mirror, base, env)
-        # Overlay layers may stay mounted after a failed build; unmount before the temp dir goes.
-        subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **{"CONTAINERS_STORAGE_CONF": str(conf)}},
-                       capture_output=True, check=False)  # fmt: skip
+        infra.release_storage(conf)
 
 
 def _variables(local: Infra, **extra: str) -> dict[str, str]:
@@ -197,15 +193,13 @@ def test_a_new_runner_reuses_the_dependency_layers_from_the_registry_cache(
     main = repo / PROJECT_DIR / "app" / "main.py"
     main.write_text(main.read_text() + "\n# a code-only change\n")
     git(repo, "commit", "-q", "-am", "code only")
-    fresh = tmp_path / "storage"
-    fresh.mkdir()
-    conf = fresh / "storage.conf"
-    conf.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{fresh}/graph"\nrunroot = "{fresh}/run"\n')
-    env = {**local.storage_env, "CONTAINERS_STORAGE_CONF": str(conf)}
+    conf = infra.write_storage_conf(tmp_path / "storage" / "storage.conf", tmp_path / "storage")
     try:
-        run = run_pipeline(repo, variables=_variables(local), env=env)
+        run = run_pipeline(
+            repo, variables=_variables(local), env={**local.storage_env, "CONTAINERS_STORAGE_CONF": str(conf)}
+        )
     finally:
-        subprocess.run(["buildah", "rm", "--all"], env={**os.environ, **env}, capture_output=True, check=False)
+        infra.release_storage(conf)
     assert run.statuses == {"image-build": "PASS"}, run.output
     log = run.log("image-build")
     # Every step up to the code is restored (pulled from the registry), the dependency install included.

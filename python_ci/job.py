@@ -1,0 +1,91 @@
+"""What every job shares: its inputs (the `PYCI_*` variables), one-line messages, running a command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+class JobError(Exception):
+    """The job cannot go on; the message is the one line the job prints before it exits 1."""
+
+
+def say(tool: str, message: str) -> None:
+    """Print `python-ci <tool>: <message>` on stderr (the job log shows both streams)."""
+    print(f"python-ci {tool}: {message}", file=sys.stderr, flush=True)
+
+
+def variable(name: str, default: str | None = None) -> str:
+    """The job variable `name` (how the component passes an input); `default` when unset.
+
+    Raises JobError when it is unset and there is no default: the component did not set it."""
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            raise JobError(f"the job variable {name} is not set (is the template from this catalogue version?)")
+        return default
+    return value
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A boolean input passed as `true`/`false` (GitLab's rendering of a boolean input).
+
+    Raises JobError for any other value."""
+    value = variable(name, "true" if default else "false")
+    if value not in {"true", "false"}:
+        raise JobError(f"{name} must be true or false, not {value!r}")
+    return value == "true"
+
+
+def words(value: str) -> list[str]:
+    """Split a space-separated input into items, never globbing or evaluating anything: `"a  b"` -> `["a", "b"]`."""
+    return value.split()
+
+
+def checkout_root() -> Path:
+    """The checkout's root: the directory the job's script starts in (never `$CI_PROJECT_DIR`, which
+    gitlab-ci-local maps elsewhere for jobs with an image)."""
+    return Path(variable("PYCI_ROOT", str(Path.cwd()))).resolve()
+
+
+def project_dir(root: Path) -> Path:
+    """The project directory (`PYCI_PROJECT_DIR`, relative to `root`). Raises JobError when it does not exist."""
+    rel = variable("PYCI_PROJECT_DIR", ".")
+    path = (root / rel).resolve()
+    if not path.is_dir():
+        raise JobError(f"project_dir {rel!r} is not a directory of the checkout")
+    return path
+
+
+def reports_dir(root: Path) -> Path:
+    """`ci-reports/` at the checkout's root (made if missing): where every report goes."""
+    path = root / "ci-reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    output: Path | None = None,
+) -> int:
+    """Run `cmd` (no shell) and return its exit status; its standard output goes to the job log, or into the file
+    `output` when given.
+
+    Raises JobError when the program does not exist."""
+    try:
+        if output is None:
+            done = subprocess.run(list(cmd), cwd=cwd, env=None if env is None else dict(env), check=False)
+        else:
+            with output.open("wb") as stream:
+                done = subprocess.run(
+                    list(cmd), cwd=cwd, env=None if env is None else dict(env), stdout=stream, check=False
+                )
+    except FileNotFoundError as error:
+        raise JobError(f"{cmd[0]} is not installed in the job's image") from error
+    return done.returncode

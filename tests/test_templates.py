@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from scripts.render import library_files, library_key
-from scripts.validate import GLOBAL_KEYWORDS, _Loader
+from scripts.validate import GLOBAL_KEYWORDS, GitLabLoader
 from tests.engine import ROOT, include, make_repo, run_pipeline
 
 TEMPLATES = {p.stem: p.read_text() for p in sorted((ROOT / "templates").glob("*.yml"))}
@@ -24,7 +24,7 @@ def _block(text: str, name: str) -> str:
 
 def _body(text: str) -> dict[str, dict[str, object]]:
     body = text.split("\n---\n", 1)[1].replace("$[[ inputs.job_name ]]", "job")
-    loaded: dict[str, dict[str, object]] = yaml.load(re.sub(r"\$\[\[ inputs\.\w+ \]\]", "X", body), Loader=_Loader)
+    loaded: dict[str, dict[str, object]] = yaml.load(re.sub(r"\$\[\[ inputs\.\w+ \]\]", "X", body), Loader=GitLabLoader)
     return loaded
 
 

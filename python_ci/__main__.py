@@ -9,6 +9,10 @@ from python_ci.job import JobError, say
 
 # command -> module: every module with a `main(argv) -> int` that a component calls.
 COMMANDS = {
+    "environment": "python_ci.environment",
+    "mypy": "python_ci.mypy",
+    "pyright": "python_ci.pyright",
+    "pytest": "python_ci.pytest",
     "ruff": "python_ci.ruff",
 }
 

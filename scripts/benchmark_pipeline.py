@@ -37,15 +37,16 @@ from pathlib import Path
 from scripts.localci import ROOT
 from scripts.pipeline import PipelineResult, run_local_pipeline
 
-# Lines that installers print (uv, pip, the components' own "python-ci: <lock> -> <installer>" line).
+# Lines that installers print (uv, pip, the components' own "python-ci environment: <lock> -> <installer>" line).
 _INSTALL_LINE = re.compile(
-    r"^\s*(python-ci: .*->|Resolved \d|Prepared \d|Installed \d|Uninstalled \d|Audited \d|Downloading |Downloaded |"
-    r"Building |Built |Using CPython|Creating virtual environment|Collecting |Installing collected|"
+    r"^\s*(python-ci(?: environment)?: .*->|Resolved \d|Prepared \d|Installed \d|Uninstalled \d|Audited \d|"
+    r"Downloading |Downloaded |Building |Built |Using CPython|Creating virtual environment|Collecting |"
+    r"Installing collected|"
     r"Successfully installed|Requirement already|[+~-] [A-Za-z0-9_.-]+==)"
 )
 # The first line a tool prints (its version, or the pytest component's banner): everything before it is set-up,
 # including installs run with --quiet that print nothing.
-_TOOL_START = re.compile(r"^(?:(?:mypy|pyright|ruff) \d+\.\d+|python-ci: pytest on )")
+_TOOL_START = re.compile(r"^(?:(?:mypy|pyright|ruff) \d+\.\d+|python-ci(?: pytest)?: pytest on )")
 COMPARED = ("ruff", "mypy", "pyright", "pytest: [3.11]")
 OVERHEAD_TARGET = 0.25
 SPEEDUP_TARGET = 10.0

@@ -68,7 +68,7 @@ def test_all_jobs_pass(run: PipelineRun) -> None:
 @pytest.mark.parametrize("version", MATRIX)
 def test_matrix_job_ran_on_its_own_python(run: PipelineRun, version: str) -> None:
     job = f"pytest: [{version}]"
-    assert f"python-ci: pytest on Python {version}." in run.log(job)
+    assert f"python-ci pytest: pytest on Python {version}." in run.log(job)
     suite = ET.parse(run.artifacts(job) / "ci-reports" / "junit.xml").getroot().find("testsuite")
     assert suite is not None
     # Nothing skipped: the interpreter check and the build-info check really ran in CI.
@@ -81,7 +81,7 @@ def test_each_installer_was_auto_detected(run: PipelineRun) -> None:
     poetry_log = run.log("mypy-poetry")
     assert f"poetry.lock -> poetry {POETRY_VERSION} install" in poetry_log
     assert "Installing dependencies from lock file" in poetry_log
-    assert "python-ci: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
+    assert "python-ci pytest: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
 
 
 def test_each_job_caches_its_venv_keyed_on_its_python_and_the_lock_file(run: PipelineRun) -> None:

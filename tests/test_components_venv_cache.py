@@ -50,7 +50,7 @@ def test_every_run_passes(runs: list[PipelineRun]) -> None:
 
 def test_cold_run_installs_and_caches_a_relocatable_stamped_venv(runs: list[PipelineRun]) -> None:
     log = runs[0].log("mypy")
-    assert "python-ci: requirements -> uv pip install -r requirements.txt" in log
+    assert "python-ci environment: requirements -> uv pip install -r requirements.txt" in log
     assert "reusing the cached .venv" not in log
     venv = _venv(runs[0].repo)
     assert "relocatable = true" in (venv / "pyvenv.cfg").read_text()
@@ -60,11 +60,11 @@ def test_cold_run_installs_and_caches_a_relocatable_stamped_venv(runs: list[Pipe
 
 def test_warm_run_at_another_path_installs_nothing(runs: list[PipelineRun]) -> None:
     log = runs[1].log("mypy")
-    assert "python-ci: reusing the cached .venv (made from requirements.txt with the same settings)" in log
+    assert "python-ci environment: reusing the cached .venv (made from requirements.txt with the same settings)" in log
     assert "Installed" not in log
     assert "Checked 1 package" in log
     # The restored scripts ran from a new directory: mypy itself started and checked the code.
-    assert "python-ci: 0 mypy issue(s)" in log
+    assert "python-ci mypy: 0 mypy issue(s)" in log
     assert str(runs[0].repo) not in (_venv(runs[1].repo) / "bin" / "mypy").read_text()
 
 

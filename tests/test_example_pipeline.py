@@ -127,7 +127,7 @@ def test_pyright_keeps_only_nodes_executable_in_its_environment(run: PipelineRun
     assert (node / "bin" / "node").is_file()
     assert not (node / "include").exists()
     assert not (node / "lib").exists()
-    assert "python-ci: 0 pyright issue(s)" in run.log("pyright")  # and pyright still ran
+    assert "python-ci pyright: 0 pyright issue(s)" in run.log("pyright")  # and pyright still ran
 
 
 def test_pytest_reports_and_coverage(run: PipelineRun) -> None:

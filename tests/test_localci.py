@@ -60,7 +60,7 @@ def test_job_phases_split_install_from_tool(tmp_path: Path) -> None:
     timeline = [
         (1.0, "mypy starting shell (test)"),
         (1.5, "mypy $ # collapsed multi-line command"),
-        (2.0, "mypy > python-ci: requirements ->  uv pip install -r requirements.txt"),
+        (2.0, "mypy > python-ci environment: requirements -> uv pip install -r requirements.txt"),
         (4.0, "mypy > Installed 44 packages in 1.2s"),
         (4.1, "mypy >  + fastapi==0.165.0"),
         (5.0, "mypy > mypy 2.4.1 (compiled: yes)"),

@@ -1,0 +1,202 @@
+"""The project's own environment for mypy, pyright and pytest: `<project_dir>/.venv`, made or reused.
+
+What it is made from, in this order: `uv.lock` (`uv sync --locked`), `poetry.lock` (`poetry install`, poetry run by
+`uv tool run`), requirements files (`uv pip install -r`, with `--require-hashes` when hashed), `pyproject.toml`
+(`uv pip install -e .` for a package, `-r pyproject.toml` otherwise, plus the `dev` dependency group of PEP 735).
+Then the job's tool (`PYCI_TOOL_PACKAGE==PYCI_TOOL_VERSION`) is added. The `.venv` is relocatable, cached by the
+component (`cache:`) and stamped with a hash of what made it: a restored `.venv` with the same stamp whose Python
+still runs is reused as it is; anything else starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_ci.job import JobError, checkout_root, project_dir, run, say, variable, words
+from python_ci.uv import ensure_uv
+
+STAMP = ".python-ci-stamp"
+# The requirements files looked for when the `requirements` input is empty, in this order.
+REQUIREMENTS = (
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-test.txt",
+    "requirements/dev.txt",
+    "requirements/test.txt",
+)
+_PYTHON_VERSION = re.compile(r"3\.[0-9]{1,2}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the environment is made from: `kind` is `uv.lock`, `poetry.lock`, `requirements`, `pyproject` or
+    `none`; `files` are the files read (relative to the project), in the order given."""
+
+    kind: str
+    files: tuple[str, ...]
+
+
+def detect(project: Path, requirements: list[str]) -> Source:
+    """The installer's input in `project`: a lock file, else `requirements` (or the existing default files when
+    empty), else `pyproject.toml`. Raises JobError when a named requirements file does not exist."""
+    for lock in ("uv.lock", "poetry.lock"):
+        if (project / lock).is_file():
+            return Source(lock, (lock,))
+    if requirements:
+        missing = [name for name in requirements if not (project / name).is_file()]
+        if missing:
+            raise JobError(f"requirements file(s) not found in the project: {' '.join(missing)}")
+        return Source("requirements", tuple(requirements))
+    found = tuple(name for name in REQUIREMENTS if (project / name).is_file())
+    if found:
+        return Source("requirements", found)
+    if (project / "pyproject.toml").is_file():
+        return Source("pyproject", ("pyproject.toml",))
+    return Source("none", ())
+
+
+def stamp(source: Source, project: Path, settings: str) -> str:
+    """The SHA-256 (hex) of `settings` (Python version, left-out packages, tool), the source's kind and its files'
+    bytes; for poetry also the project's path, since poetry writes absolute paths into the environment."""
+    digest = hashlib.sha256(f"{settings}|{source.kind}|{' '.join(source.files)}\n".encode())
+    if source.kind == "poetry.lock":
+        digest.update(f"{project}\n".encode())
+    for name in source.files:
+        digest.update((project / name).read_bytes())
+    return digest.hexdigest()
+
+
+def reusable(venv: Path, expected: str) -> bool:
+    """Whether the `.venv` at `venv` carries the stamp `expected` and its Python still starts."""
+    try:
+        if (venv / STAMP).read_text(encoding="utf-8").strip() != expected:
+            return False
+    except OSError:
+        return False
+    try:
+        return subprocess.run([str(venv / "bin" / "python"), "-c", ""], check=False).returncode == 0
+    except OSError:
+        return False
+
+
+def activated(venv: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's environment) with `venv` active: `VIRTUAL_ENV` set, its `bin` first on PATH."""
+    base = dict(os.environ if env is None else env)
+    base.pop("PYTHONHOME", None)
+    return {**base, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{base.get('PATH', '')}"}
+
+
+def _pyproject(project: Path) -> dict[str, Any]:
+    try:
+        with (project / "pyproject.toml").open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise JobError(f"pyproject.toml is not valid TOML: {error}") from error
+
+
+def install_commands(
+    source: Source, project: Path, uv: str, exclude: list[str], excludes_file: Path | None
+) -> list[list[str]]:
+    """The commands (argument lists, run in `project` with the `.venv` active) that install `source` into a
+    fresh or reused `.venv`, leaving out the packages `exclude` (uv pip reads them from `excludes_file`).
+    poetry has no way to leave packages out: `exclude` does not apply to it."""
+    if source.kind == "uv.lock":
+        # --inexact keeps this job's tool (installed afterwards) instead of removing and reinstalling it every run.
+        skip = [arg for name in exclude for arg in ("--no-install-package", name)]
+        return [[uv, "sync", "--locked", "--inexact", *skip]]
+    if source.kind == "poetry.lock":
+        poetry = [uv, "tool", "run", "--from", f"poetry=={variable('PYCI_POETRY_VERSION')}", "poetry"]
+        return [[*poetry, "install", "--no-interaction"]]
+    left_out = ["--excludes", str(excludes_file)] if excludes_file is not None else []
+    if source.kind == "pyproject":
+        data = _pyproject(project)
+        target = ["-e", "."] if "build-system" in data else ["-r", "pyproject.toml"]
+        group = ["--group", "dev"] if "dev" in data.get("dependency-groups", {}) else []
+        return [[uv, "pip", "install", *target, *group, *left_out]]
+    if source.kind == "requirements":
+        hashed = any("--hash=" in (project / name).read_text(encoding="utf-8") for name in source.files)
+        files = [arg for name in source.files for arg in ("-r", name)]
+        return [[uv, "pip", "install", *(["--require-hashes"] if hashed else []), *files, *left_out]]
+    return []
+
+
+def describe(source: Source, command: list[str]) -> str:
+    """The log line naming the source and the installer's arguments: `uv.lock -> uv sync --locked ...`."""
+    name = "requirements" if source.kind == "requirements" else source.files[0]
+    if "poetry" in command:
+        # poetry runs from `uv tool run --from poetry==X poetry ...`: the log names it `poetry X ...`.
+        version = command[command.index("--from") + 1].removeprefix("poetry==")
+        shown = ["poetry", version, *command[command.index("poetry") + 1 :]]
+    else:
+        shown = ["uv", *command[1:]]
+    return f"{name} -> {' '.join(shown)}"
+
+
+def prepare(root: Path, project: Path) -> Path:
+    """Make or reuse `project/.venv` for this job (inputs from the PYCI_* variables) and return its path.
+
+    Raises JobError on a bad input or when an installer fails."""
+    python = variable("PYTHON_VERSION")
+    if not _PYTHON_VERSION.fullmatch(python):
+        raise JobError(f"not a Python version: {python!r}")
+    os.environ["UV_PYTHON"] = python
+    os.environ.setdefault("POETRY_CACHE_DIR", str(root / ".cache" / "poetry"))
+    os.environ["POETRY_VIRTUALENVS_IN_PROJECT"] = "true"
+    uv = ensure_uv(root)
+    package, version = variable("PYCI_TOOL_PACKAGE", ""), variable("PYCI_TOOL_VERSION", "")
+    exclude = words(variable("PYCI_EXCLUDE", ""))
+    source = detect(project, words(variable("PYCI_REQUIREMENTS", "")))
+    venv = project / ".venv"
+    expected = stamp(source, project, f"{python}|{' '.join(exclude)}|{package}=={version}")
+    fresh = not reusable(venv, expected)
+    if fresh:
+        if venv.is_symlink() or venv.is_file():
+            venv.unlink()
+        elif venv.exists():
+            shutil.rmtree(venv)
+        _check(run([uv, "venv", "--quiet", "--relocatable", str(venv)], cwd=project), "uv venv")
+    else:
+        say("environment", f"reusing the cached .venv (made from {' '.join(source.files)} with the same settings)")
+    env = activated(venv)
+    excludes_file: Path | None = None
+    if exclude:
+        say("environment", f"leaving out {' '.join(exclude)}")
+        excludes_file = Path(tempfile.mkdtemp(prefix="python-ci-")) / "excludes.txt"
+        excludes_file.write_text("".join(f"{name}\n" for name in exclude), encoding="utf-8")
+    commands = install_commands(source, project, uv, exclude, excludes_file)
+    if source.kind == "poetry.lock" and not fresh:
+        commands = []  # poetry re-resolves on every install: a reused environment is already complete
+    if not commands and source.kind == "none":
+        say("environment", "no uv.lock, poetry.lock, requirements file or pyproject.toml: nothing to install")
+    for command in commands:
+        say("environment", describe(source, command))
+        _check(run(command, cwd=project, env=env), describe(source, command))
+    if version:
+        _check(run([uv, "pip", "install", "--quiet", f"{package}=={version}"], cwd=project, env=env), package)
+    if fresh:
+        # Written only when new: an unchanged .venv lets the runner skip uploading the cache again.
+        (venv / STAMP).write_text(f"{expected}\n", encoding="utf-8")
+    return venv
+
+
+def _check(status: int, what: str) -> None:
+    if status != 0:
+        raise JobError(f"{what} failed (exit {status})")
+
+
+def main(argv: list[str]) -> int:
+    """`python_ci environment`: make or reuse the project's `.venv` (see the module's docstring); 0 when ready."""
+    del argv
+    root = checkout_root()
+    prepare(root, project_dir(root))
+    return 0

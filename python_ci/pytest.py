@@ -1,0 +1,42 @@
+"""The pytest job: pytest with coverage (pytest-cov) in the project's `.venv`, writing JUnit and Cobertura reports."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from python_ci.environment import activated
+from python_ci.job import JobError, checkout_root, project_dir, reports_dir, run, say, variable, words
+
+
+def coverage_args(sources: list[str], threshold: str, reports: Path) -> list[str]:
+    """pytest-cov's arguments: `--cov` per source (bare `--cov` uses the coverage configuration), the terminal and
+    Cobertura XML reports, and `--cov-fail-under` unless `threshold` is empty or zero.
+
+    Raises JobError when `threshold` is not a number."""
+    try:
+        gate = float(threshold or 0)
+    except ValueError as error:
+        raise JobError(f"coverage_threshold must be a number, not {threshold!r}") from error
+    args = [f"--cov={source}" for source in sources] or ["--cov"]
+    args += ["--cov-report=term", f"--cov-report=xml:{reports / 'coverage.xml'}"]
+    if gate:
+        args.append(f"--cov-fail-under={threshold}")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    """Run pytest in `project_dir` with `PYCI_PYTEST_ARGS`; pytest's exit status.
+
+    Writes `ci-reports/junit.xml` and `ci-reports/coverage.xml` (Cobertura)."""
+    del argv
+    root = checkout_root()
+    project = project_dir(root)
+    reports = reports_dir(root)
+    env = activated(project / ".venv")
+    version = subprocess.run(["python", "--version"], env=env, capture_output=True, text=True, check=False)
+    # The benchmark and the tests look for this line: the tool's own output starts after it.
+    say("pytest", f"pytest on {version.stdout.strip() or version.stderr.strip()}")
+    args = coverage_args(words(variable("PYCI_COVERAGE_SOURCE", "")), variable("PYCI_COVERAGE_THRESHOLD", "0"), reports)
+    junit = f"--junitxml={reports / 'junit.xml'}"
+    return run(["python", "-m", "pytest", *args, junit, *words(variable("PYCI_PYTEST_ARGS", ""))], cwd=project, env=env)

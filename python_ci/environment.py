@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from python_ci.job import JobError, checkout_root, project_dir, run, say, variable, words
+from python_ci.job import JobError, checkout_root, flag, items, project_dir, run, say, variable, words
 from python_ci.uv import ensure_uv
 
 STAMP = ".python-ci-stamp"
@@ -35,6 +36,8 @@ REQUIREMENTS = (
     "requirements/test.txt",
 )
 _PYTHON_VERSION = re.compile(r"3\.[0-9]{1,2}")
+# A group's or an extra's name (PEP 735 and PEP 685 normalise them like package names, PEP 503).
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,38 @@ class Source:
 
     kind: str
     files: tuple[str, ...]
+    member: str = ""  # a uv workspace member's project name, when the uv.lock is the workspace's, at an ancestor
 
 
-def detect(project: Path, requirements: list[str]) -> Source:
-    """The installer's input in `project`: a lock file, else `requirements` (or the existing default files when
+@dataclass(frozen=True)
+class Selection:
+    """Which optional dependencies go in, as uv and PEP 735 name them: dependency `groups`, `extras` (the
+    project's optional dependencies, PEP 621), or all of either."""
+
+    groups: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    all_groups: bool = False
+    all_extras: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.extras or self.all_groups or self.all_extras)
+
+    def __str__(self) -> str:
+        parts = [*(f"group {g}" for g in self.groups), *(f"extra {e}" for e in self.extras)]
+        parts += ["all groups"] * self.all_groups + ["all extras"] * self.all_extras
+        return ", ".join(parts)
+
+
+def detect(project: Path, requirements: list[str], root: Path | None = None) -> Source:
+    """The installer's input in `project`: a lock file, else the `uv.lock` of a uv workspace at an ancestor (up to
+    `root`, the checkout) that has `project` as a member, else `requirements` (or the existing default files when
     empty), else `pyproject.toml`. Raises JobError when a named requirements file does not exist."""
     for lock in ("uv.lock", "poetry.lock"):
         if (project / lock).is_file():
             return Source(lock, (lock,))
+    workspace = _workspace_lock(project, root or project)
+    if workspace is not None:
+        return workspace
     if requirements:
         missing = [name for name in requirements if not (project / name).is_file()]
         if missing:
@@ -63,6 +90,23 @@ def detect(project: Path, requirements: list[str]) -> Source:
     if (project / "pyproject.toml").is_file():
         return Source("pyproject", ("pyproject.toml",))
     return Source("none", ())
+
+
+def _workspace_lock(project: Path, root: Path) -> Source | None:
+    """The `uv.lock` of the nearest ancestor of `project` (not above `root`) whose pyproject.toml declares a
+    `[tool.uv.workspace]` (uv docs, "Workspaces"), with `project`'s name as the member to sync; None when there
+    is none or `project` has no pyproject.toml naming it."""
+    if not (project / "pyproject.toml").is_file():
+        return None
+    name = str(_pyproject(project).get("project", {}).get("name", ""))
+    project, root = project.resolve(), root.resolve()
+    for parent in project.parents:
+        if not parent.is_relative_to(root):
+            break
+        locked = name and (parent / "uv.lock").is_file() and (parent / "pyproject.toml").is_file()
+        if locked and "workspace" in _pyproject(parent).get("tool", {}).get("uv", {}):
+            return Source("uv.lock", (os.path.relpath(parent / "uv.lock", project),), member=name)
+    return None
 
 
 def stamp(source: Source, project: Path, settings: str) -> str:
@@ -101,33 +145,67 @@ def _pyproject(project: Path) -> dict[str, Any]:
         with (project / "pyproject.toml").open("rb") as stream:
             return tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
-        raise JobError(f"pyproject.toml is not valid TOML: {error}") from error
+        raise JobError(f"{project.name}/pyproject.toml is not valid TOML: {error}") from error
 
 
 def install_commands(
-    source: Source, project: Path, uv: str, exclude: list[str], excludes_file: Path | None
+    source: Source,
+    project: Path,
+    uv: str,
+    exclude: list[str],
+    excludes_file: Path | None,
+    *,
+    selection: Selection = Selection(),
 ) -> list[list[str]]:
     """The commands (argument lists, run in `project` with the `.venv` active) that install `source` into a
-    fresh or reused `.venv`, leaving out the packages `exclude` (uv pip reads them from `excludes_file`).
-    poetry has no way to leave packages out: `exclude` does not apply to it."""
+    fresh or reused `.venv`, with the optional dependencies `selection` names, leaving out the packages `exclude`
+    (uv pip reads them from `excludes_file`). poetry has no way to leave packages out: `exclude` does not apply.
+
+    Raises JobError when `selection` asks for groups or extras from requirements files (they have none: name the
+    files in the `requirements` input instead)."""
     if source.kind == "uv.lock":
         # --inexact keeps this job's tool (installed afterwards) instead of removing and reinstalling it every run.
         skip = [arg for name in exclude for arg in ("--no-install-package", name)]
-        return [[uv, "sync", "--locked", "--inexact", *skip]]
+        member = ["--package", source.member] if source.member else []
+        return [[uv, "sync", "--locked", "--inexact", *member, *_uv_selection(selection), *skip]]
     if source.kind == "poetry.lock":
         poetry = [uv, "tool", "run", "--from", f"poetry=={variable('PYCI_POETRY_VERSION')}", "poetry"]
-        return [[*poetry, "install", "--no-interaction"]]
+        chosen = [arg for group in selection.groups for arg in ("--with", group)]
+        chosen += ["--all-groups"] * selection.all_groups
+        chosen += (
+            ["--all-extras"] if selection.all_extras else [arg for e in selection.extras for arg in ("--extras", e)]
+        )
+        return [[*poetry, "install", "--no-interaction", *chosen]]
     left_out = ["--excludes", str(excludes_file)] if excludes_file is not None else []
     if source.kind == "pyproject":
         data = _pyproject(project)
-        target = ["-e", "."] if "build-system" in data else ["-r", "pyproject.toml"]
-        group = ["--group", "dev"] if "dev" in data.get("dependency-groups", {}) else []
-        return [[uv, "pip", "install", *target, *group, *left_out]]
+        declared = data.get("dependency-groups", {})
+        groups = list(declared) if selection.all_groups else ["dev"] * ("dev" in declared) + list(selection.groups)
+        extras = list(data.get("project", {}).get("optional-dependencies", {})) if selection.all_extras else []
+        extras = list(dict.fromkeys([*selection.extras, *extras]))
+        if "build-system" in data:
+            # An editable install of the package: extras are part of the requirement, `.[a,b]`.
+            target = ["-e", f".[{','.join(extras)}]" if extras else "."]
+        else:
+            target = ["-r", "pyproject.toml", *(arg for e in extras for arg in ("--extra", e))]
+        chosen = [arg for group in dict.fromkeys(groups) for arg in ("--group", group)]
+        return [[uv, "pip", "install", *target, *chosen, *left_out]]
     if source.kind == "requirements":
+        if selection:
+            raise JobError(
+                f"{selection}: requirements files have no dependency groups or extras; "
+                "list the files to install in the `requirements` input instead"
+            )
         hashed = any("--hash=" in (project / name).read_text(encoding="utf-8") for name in source.files)
         files = [arg for name in source.files for arg in ("-r", name)]
         return [[uv, "pip", "install", *(["--require-hashes"] if hashed else []), *files, *left_out]]
     return []
+
+
+def _uv_selection(selection: Selection) -> list[str]:
+    chosen = [arg for group in selection.groups for arg in ("--group", group)]
+    chosen += [arg for extra in selection.extras for arg in ("--extra", extra)]
+    return chosen + ["--all-groups"] * selection.all_groups + ["--all-extras"] * selection.all_extras
 
 
 def describe(source: Source, command: list[str]) -> str:
@@ -142,22 +220,44 @@ def describe(source: Source, command: list[str]) -> str:
     return f"{name} -> {' '.join(shown)}"
 
 
+def selection() -> Selection:
+    """The optional dependencies the job's inputs ask for: `PYCI_GROUPS`, `PYCI_EXTRAS` (array inputs),
+    `PYCI_ALL_GROUPS`, `PYCI_ALL_EXTRAS` (booleans). Raises JobError for a name that is not a valid group or extra
+    name (letters, digits, `.`, `_`, `-`)."""
+    groups, extras = items("PYCI_GROUPS"), items("PYCI_EXTRAS")
+    bad = [name for name in [*groups, *extras] if not _NAME.fullmatch(name)]
+    if bad:
+        raise JobError(f"not a dependency group or extra name: {', '.join(map(repr, bad))}")
+    return Selection(
+        tuple(dict.fromkeys(groups)),
+        tuple(dict.fromkeys(extras)),
+        flag("PYCI_ALL_GROUPS"),
+        flag("PYCI_ALL_EXTRAS"),
+    )
+
+
 def prepare(root: Path, project: Path) -> Path:
     """Make or reuse `project/.venv` for this job (inputs from the PYCI_* variables) and return its path.
 
+    The job's Python (`PYTHON_VERSION`) is the only one used: uv is pinned to it and never downloads one, whatever
+    a `.python-version` file or `requires-python` asks for.
     Raises JobError on a bad input or when an installer fails."""
     python = variable("PYTHON_VERSION")
     if not _PYTHON_VERSION.fullmatch(python):
         raise JobError(f"not a Python version: {python!r}")
     os.environ["UV_PYTHON"] = python
+    os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+    # A workspace member's environment is its own `.venv`, not the workspace root's (uv's default).
+    os.environ["UV_PROJECT_ENVIRONMENT"] = str(project / ".venv")
     os.environ.setdefault("POETRY_CACHE_DIR", str(root / ".cache" / "poetry"))
     os.environ["POETRY_VIRTUALENVS_IN_PROJECT"] = "true"
     uv = ensure_uv(root)
     package, version = variable("PYCI_TOOL_PACKAGE", ""), variable("PYCI_TOOL_VERSION", "")
     exclude = words(variable("PYCI_EXCLUDE", ""))
-    source = detect(project, words(variable("PYCI_REQUIREMENTS", "")))
+    source = detect(project, words(variable("PYCI_REQUIREMENTS", "")), root)
+    chosen = selection()
     venv = project / ".venv"
-    expected = stamp(source, project, f"{python}|{' '.join(exclude)}|{package}=={version}")
+    expected = stamp(source, project, f"{python}|{' '.join(exclude)}|{package}=={version}|{chosen!r}")
     fresh = not reusable(venv, expected)
     if fresh:
         if venv.is_symlink() or venv.is_file():
@@ -173,7 +273,7 @@ def prepare(root: Path, project: Path) -> Path:
         say("environment", f"leaving out {' '.join(exclude)}")
         excludes_file = Path(tempfile.mkdtemp(prefix="python-ci-")) / "excludes.txt"
         excludes_file.write_text("".join(f"{name}\n" for name in exclude), encoding="utf-8")
-    commands = install_commands(source, project, uv, exclude, excludes_file)
+    commands = install_commands(source, project, uv, exclude, excludes_file, selection=chosen)
     if source.kind == "poetry.lock" and not fresh:
         commands = []  # poetry re-resolves on every install: a reused environment is already complete
     if not commands and source.kind == "none":
@@ -194,9 +294,28 @@ def _check(status: int, what: str) -> None:
         raise JobError(f"{what} failed (exit {status})")
 
 
+def run_setup(project: Path, venv: Path, commands: list[str]) -> None:
+    """Run the user's set-up `commands` (e.g. `alembic upgrade head`) in `project` with `venv` active, in order,
+    before the tool. Each is split like a POSIX shell's words (`shlex`: quotes group, nothing is expanded) and run
+    without a shell: `;`, `|`, `$(...)` are plain characters. Raises JobError when one fails."""
+    env = activated(venv)
+    for command in commands:
+        try:
+            argv = shlex.split(command)
+        except ValueError as error:
+            raise JobError(f"set-up command {command!r}: {error}") from None
+        if not argv:
+            continue
+        say("environment", f"set-up: {shlex.join(argv)}")
+        _check(run(argv, cwd=project, env=env), f"set-up command {command!r}")
+
+
 def main(argv: list[str]) -> int:
-    """`python_ci environment`: make or reuse the project's `.venv` (see the module's docstring); 0 when ready."""
+    """`python_ci environment`: make or reuse the project's `.venv` (see the module's docstring), then run the
+    set-up commands (`PYCI_SETUP_COMMANDS`, an array input); 0 when ready."""
     del argv
     root = checkout_root()
-    prepare(root, project_dir(root))
+    project = project_dir(root)
+    venv = prepare(root, project)
+    run_setup(project, venv, items("PYCI_SETUP_COMMANDS"))
     return 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 
 class JobError(Exception):
@@ -43,6 +45,27 @@ def flag(name: str, default: bool = False) -> bool:
 def words(value: str) -> list[str]:
     """Split a space-separated input into items, never globbing or evaluating anything: `"a  b"` -> `["a", "b"]`."""
     return value.split()
+
+
+def items(name: str) -> list[str]:
+    """An array input, handed over as the job variable `name` = `json:<the array>` (with `expand: false`, so GitLab
+    leaves `$` alone; the prefix keeps YAML from reading the array as a list): its items, each one argument, never
+    split, globbed or evaluated. Unset or empty -> [].
+
+    Raises JobError when the value is not `json:` and a JSON array of strings."""
+    raw = variable(name, "")
+    if not raw:
+        return []
+    if not raw.startswith("json:"):
+        raise JobError(f"{name} must be `json:` and an array (is the template from this catalogue version?)")
+    try:
+        value: object = json.loads(raw.removeprefix("json:"))
+    except json.JSONDecodeError as error:
+        raise JobError(f"{name}: not a JSON array ({error})") from None
+    found = cast("list[object]", value) if isinstance(value, list) else None
+    if found is None or not all(isinstance(item, str) for item in found):
+        raise JobError(f"{name}: not an array of strings: {raw.removeprefix('json:')}")
+    return [str(item) for item in found]
 
 
 def checkout_root() -> Path:

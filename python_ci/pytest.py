@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from python_ci.cobertura import rewrite
 from python_ci.environment import activated
-from python_ci.job import JobError, checkout_root, project_dir, reports_dir, run, say, variable, words
+from python_ci.job import JobError, checkout_root, items, project_dir, reports_dir, run, say, variable, words
 
 
 def coverage_args(sources: list[str], threshold: str, reports: Path) -> list[str]:
@@ -28,7 +29,8 @@ def coverage_args(sources: list[str], threshold: str, reports: Path) -> list[str
 def main(argv: list[str]) -> int:
     """Run pytest in `project_dir` with `PYCI_PYTEST_ARGS`; pytest's exit status.
 
-    Writes `ci-reports/junit.xml` and `ci-reports/coverage.xml` (Cobertura)."""
+    Writes `ci-reports/junit.xml` and `ci-reports/coverage.xml` (Cobertura, its paths made placeable by GitLab:
+    python_ci/cobertura.py)."""
     del argv
     root = checkout_root()
     project = project_dir(root)
@@ -39,4 +41,9 @@ def main(argv: list[str]) -> int:
     say("pytest", f"pytest on {version.stdout.strip() or version.stderr.strip()}")
     args = coverage_args(words(variable("PYCI_COVERAGE_SOURCE", "")), variable("PYCI_COVERAGE_THRESHOLD", "0"), reports)
     junit = f"--junitxml={reports / 'junit.xml'}"
-    return run(["python", "-m", "pytest", *args, junit, *words(variable("PYCI_PYTEST_ARGS", ""))], cwd=project, env=env)
+    status = run(["python", "-m", "pytest", *args, junit, *items("PYCI_PYTEST_ARGS")], cwd=project, env=env)
+    coverage = reports / "coverage.xml"
+    if coverage.is_file():
+        placed = rewrite(coverage, root, project)
+        say("pytest", f"coverage.xml: {placed} file(s) named from the repository's root for GitLab")
+    return status

@@ -70,9 +70,9 @@ def test_regexes_refuse_every_injection_payload(tmp_path: Path) -> None:
     ("component", "inputs", "message"),
     [
         ("ruff", {"check_args": "--select E; touch {marker}"}, "does not match required regex"),
-        ("mypy", {"mypy_args": "$(touch {marker})"}, "does not match required regex"),
+        ("mypy", {"mypy_args": "$(touch {marker})"}, "provided value is not a array"),
         ("pyright", {"project_dir": "../../etc"}, "does not match required regex"),
-        ("pytest", {"pytest_args": "-k `touch {marker}`"}, "does not match required regex"),
+        ("pytest", {"pytest_args": "-k `touch {marker}`"}, "provided value is not a array"),
         ("version", {"output_dir": "pkg", "service_name": "svc\ntouch {marker}"}, "does not match required regex"),
         ("ruff", {"python_version": "2.7"}, "not in the list of allowed options"),
         ("pytest", {"python_versions": "3.12"}, "provided value is not a array"),
@@ -109,15 +109,28 @@ def test_payloads_that_reach_a_job_stay_inert(tmp_path: Path) -> None:
             ("ruff", {"project_dir": "app", "check_args": payload}),
             (
                 "mypy",
-                {"project_dir": "app", "mypy_args": payload, "requirements": payload, "exclude_packages": payload},
+                {
+                    "project_dir": "app",
+                    # Array items have no regex: each is one argument, never seen by a shell.
+                    "mypy_args": [payload, f"$(touch {marker}6)", "pkg"],
+                    "groups": [f"g; touch {marker}7"],
+                    "requirements": payload,
+                    "exclude_packages": payload,
+                },
             ),
             ("version", {"project_dir": "app", "output_dir": "pkg", "service_name": payload}),
+            (
+                "pytest",
+                {"project_dir": "app", "python_versions": ["3.11"], "pytest_args": [payload, f"$(touch {marker}8)"]},
+            ),
         ]
     )
     repo = make_repo(tmp_path / "repo", ci_yaml=ci, files=files, with_templates=False)
     run = run_pipeline(repo, env=shared_cache_env())
     # The jobs ran (ruff and mypy fail on the nonsense arguments, the version job records the name verbatim) ...
-    assert set(run.statuses) == {"ruff", "mypy", "version"}, run.output
+    assert set(run.statuses) == {"ruff", "mypy", "version", "pytest: [3.11]"}, run.output
+    # pytest got each item as one argument (a file it cannot find), not words of a command line.
+    assert f"file or directory not found: {payload}" in run.log("pytest: [3.11]")
     info = json.loads((run.artifacts("version") / "app" / "pkg" / "_build_info.json").read_text())
     assert info["service"] == payload
     # ... and nothing was ever executed from the values.

@@ -18,7 +18,7 @@ CACHE = Path(".gitlab-ci-local") / "cache"
 
 
 def _run(where: Path, requirements: str, cache_from: Path | None) -> PipelineRun:
-    ci = include([("mypy", {"project_dir": "svc", "python_version": "3.11", "mypy_args": "pkg"})])
+    ci = include([("mypy", {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["pkg"]})])
     files = {"svc/pkg/__init__.py": CODE, "svc/requirements.txt": requirements}
     repo = make_repo(where, ci_yaml=ci, files=files)
     if cache_from is not None:

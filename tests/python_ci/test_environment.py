@@ -1,5 +1,6 @@
 """The project's environment: which installer reads what, the stamp that decides reuse, real installs with uv."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from python_ci.__main__ import main as python_ci
 from python_ci.environment import (
     STAMP,
+    Selection,
     Source,
     activated,
     describe,
@@ -15,6 +17,7 @@ from python_ci.environment import (
     install_commands,
     prepare,
     reusable,
+    run_setup,
     stamp,
 )
 from python_ci.job import JobError
@@ -168,3 +171,142 @@ def test_a_project_with_nothing_to_install_gets_an_empty_venv(
 def test_the_job_refuses_a_python_version_that_is_not_one(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_VERSION", "3.1; rm -rf /")
     assert python_ci(["environment"]) == 1
+
+
+# --- optional dependencies: groups, extras, all of either (issue 11, item 4) -----------------------------------------
+
+GROUPED = """\
+[project]
+name = "grouped"
+version = "0.1"
+requires-python = ">=3.11"
+dependencies = []
+
+[project.optional-dependencies]
+fast = ["packaging==25.0"]
+
+[dependency-groups]
+dev = ["pluggy==1.6.0"]
+testing = ["iniconfig==2.3.0"]
+"""
+
+
+def test_install_commands_honour_the_selection_on_every_installer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYCI_POETRY_VERSION", "2.5.1")
+    write(tmp_path, {"pyproject.toml": GROUPED})
+    some = Selection(groups=("testing",), extras=("fast",))
+    every = Selection(all_groups=True, all_extras=True)
+    lock = Source("uv.lock", ("uv.lock",))
+    assert install_commands(lock, tmp_path, "uv", [], None, selection=some)[0][4:] == [
+        "--group",
+        "testing",
+        "--extra",
+        "fast",
+    ]
+    assert install_commands(lock, tmp_path, "uv", [], None, selection=every)[0][4:] == ["--all-groups", "--all-extras"]
+    poetry = Source("poetry.lock", ("poetry.lock",))
+    assert install_commands(poetry, tmp_path, "uv", [], None, selection=some)[0][-4:] == [
+        "--with",
+        "testing",
+        "--extras",
+        "fast",
+    ]
+    assert install_commands(poetry, tmp_path, "uv", [], None, selection=every)[0][-2:] == [
+        "--all-groups",
+        "--all-extras",
+    ]
+    flat = Source("pyproject", ("pyproject.toml",))
+    assert install_commands(flat, tmp_path, "uv", [], None, selection=some) == [
+        ["uv", "pip", "install", "-r", "pyproject.toml", "--extra", "fast", "--group", "dev", "--group", "testing"]
+    ]
+    assert install_commands(flat, tmp_path, "uv", [], None, selection=every)[0][3:] == [
+        "-r", "pyproject.toml", "--extra", "fast", "--group", "dev", "--group", "testing",
+    ]  # fmt: skip
+    (tmp_path / "pyproject.toml").write_text(GROUPED + BUILD)
+    assert install_commands(flat, tmp_path, "uv", [], None, selection=some)[0][3:5] == ["-e", ".[fast]"]
+    with pytest.raises(JobError, match="group testing, extra fast: requirements files have no dependency groups"):
+        install_commands(Source("requirements", ("r.txt",)), tmp_path, "uv", [], None, selection=some)
+    assert str(every) == "all groups, all extras" and not Selection()
+
+
+@pytest.mark.parametrize("locked", [True, False], ids=["uv.lock", "pyproject"])
+def test_a_testing_group_and_an_extra_are_installed_when_asked(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch, locked: bool
+) -> None:
+    write(checkout, {"pyproject.toml": GROUPED})
+    if locked:
+        subprocess.run(["uv", "lock", "--quiet"], cwd=checkout, check=True)
+    prepare(checkout, checkout)
+    assert _installed(checkout / ".venv") == {"pluggy"}  # the default: dev only
+    monkeypatch.setenv("PYCI_GROUPS", 'json:["testing"]')
+    monkeypatch.setenv("PYCI_EXTRAS", 'json:["fast"]')
+    prepare(checkout, checkout)  # another selection: another stamp, a fresh environment
+    assert _installed(checkout / ".venv") == {"pluggy", "iniconfig", "packaging"}
+
+
+def test_a_bad_group_name_is_refused(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(checkout, {"pyproject.toml": GROUPED})
+    monkeypatch.setenv("PYCI_GROUPS", 'json:["ok", "-x"]')
+    with pytest.raises(JobError, match="not a dependency group or extra name: '-x'"):
+        prepare(checkout, checkout)
+
+
+# --- uv workspaces (item 5) and the job's Python (item 6) -------------------------------------------------------
+
+WORKSPACE_ROOT = """\
+[project]
+name = "monorepo"
+version = "0.1"
+requires-python = ">=3.11"
+dependencies = []
+
+[tool.uv.workspace]
+members = ["svc"]
+
+[tool.uv]
+# The lock pins idna below its newest release: only an install from the lock gets this version.
+constraint-dependencies = ["idna<3.7"]
+"""
+MEMBER = '[project]\nname = "svc"\nversion = "0.1"\nrequires-python = ">=3.11"\ndependencies = ["idna"]\n'
+
+
+def test_a_workspace_member_is_synced_from_the_root_lock_with_the_jobs_python(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(checkout, {"pyproject.toml": WORKSPACE_ROOT, "svc/pyproject.toml": MEMBER, "svc/.python-version": "3.13\n"})
+    subprocess.run(["uv", "lock", "--quiet"], cwd=checkout, check=True)
+    assert 'name = "idna"\nversion = "3.6"' in (checkout / "uv.lock").read_text()
+    member = checkout / "svc"
+    assert detect(member, [], checkout) == Source("uv.lock", ("../uv.lock",), member="svc")
+    prepare(checkout, member)
+    assert "uv.lock -> uv sync --locked --inexact --package svc" in capsys.readouterr().err
+    venv = member / ".venv"
+    assert any(p.name == "idna-3.6.dist-info" for p in venv.glob("lib/python3.11/site-packages/*"))
+    assert "version_info = 3.11" in (venv / "pyvenv.cfg").read_text()  # not the .python-version's 3.13
+    assert not (checkout / ".venv").exists()  # the member's own environment, not the workspace root's
+
+
+def test_a_project_outside_any_workspace_is_not_a_member(tmp_path: Path) -> None:
+    write(tmp_path, {"uv.lock": "", "pyproject.toml": '[project]\nname = "root"\n', "svc/pyproject.toml": MEMBER})
+    assert detect(tmp_path / "svc", [], tmp_path) == Source("pyproject", ("pyproject.toml",))
+    # The search stops at the checkout: a workspace above it is not the project's.
+    assert detect(tmp_path / "svc", [], tmp_path / "svc") == Source("pyproject", ("pyproject.toml",))
+
+
+def test_setup_commands_run_in_the_environment_without_a_shell(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = checkout / "marker"
+    code = "import os, sys; open('ran', 'w').write(os.environ['VIRTUAL_ENV'] + sys.prefix)"
+    monkeypatch.setenv("PYCI_SETUP_COMMANDS", "json:" + json.dumps([f'python -c "{code}"', ""]))
+    assert python_ci(["environment"]) == 0
+    venv = str(checkout / ".venv")
+    assert (checkout / "ran").read_text() == venv + venv  # the venv's python, the venv active
+    assert "python-ci environment: set-up: python -c" in capsys.readouterr().err
+    monkeypatch.setenv("PYCI_SETUP_COMMANDS", f'json:["true; touch {marker}", "echo $(touch {marker})"]')
+    assert python_ci(["environment"]) == 1  # `true;` is not a program; nothing was evaluated
+    assert not marker.exists()
+    with pytest.raises(JobError, match="No closing quotation"):
+        run_setup(checkout, checkout / ".venv", ['echo "unclosed'])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from python_ci.job import JobError, flag, project_dir, run, variable
+from python_ci.job import JobError, flag, items, project_dir, run, variable
 from python_ci.uv import ensure_uv
 from tests.engine import ROOT
 
@@ -51,3 +51,18 @@ def test_uv_is_installed_with_pip_when_none_is_on_path(checkout: Path, monkeypat
     monkeypatch.setenv("PYCI_UV_VERSION", "not-a-version")
     with pytest.raises(JobError, match=r"could not install uv==not-a-version"):
         ensure_uv(checkout)
+
+
+def test_array_inputs_keep_each_item_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYCI_A", 'json:["-k", "not network and not slow", "$(x)"]')
+    assert items("PYCI_A") == ["-k", "not network and not slow", "$(x)"]
+    monkeypatch.setenv("PYCI_A", "")
+    assert items("PYCI_A") == []
+    for bad, message in [
+        ("-k x", "must be `json:`"),
+        ("json:[1]", "not an array of strings"),
+        ("json:[", "not a JSON"),
+    ]:
+        monkeypatch.setenv("PYCI_A", bad)
+        with pytest.raises(JobError, match=message):
+            items("PYCI_A")

@@ -31,7 +31,7 @@ def test_mypy_reports_errors_relative_to_the_checkout(
     write(checkout, {"svc/pkg/__init__.py": BAD})
     use_venv(checkout / "svc", tool_venv)
     monkeypatch.setenv("PYCI_PROJECT_DIR", "svc")
-    monkeypatch.setenv("PYCI_TOOL_ARGS", "pkg")
+    monkeypatch.setenv("PYCI_TOOL_ARGS", 'json:["pkg"]')
     assert python_ci(["mypy"]) == 1
     (issue,) = json.loads((checkout / "ci-reports" / "mypy-codequality.json").read_text())
     assert issue["location"] == {"path": "svc/pkg/__init__.py", "lines": {"begin": 2, "end": 2}}
@@ -73,7 +73,8 @@ def test_pytest_writes_junit_and_cobertura_and_gates_coverage(
     write(checkout, {"pkg/__init__.py": GOOD + "\n\ndef unused() -> None:\n    pass\n", "tests/test_f.py": TESTS})
     use_venv(checkout, tool_venv)
     monkeypatch.setenv("PYCI_COVERAGE_SOURCE", "pkg")
-    monkeypatch.setenv("PYCI_PYTEST_ARGS", "-q tests")
+    # One item, one argument: a -k expression with spaces reaches pytest whole.
+    monkeypatch.setenv("PYCI_PYTEST_ARGS", 'json:["-q", "-k", "test_f and not network", "tests"]')
     assert python_ci(["pytest"]) == 0
     assert "python-ci pytest: pytest on Python 3.11." in capsys.readouterr().err
     junit = ET.parse(checkout / "ci-reports" / "junit.xml").getroot()

@@ -99,6 +99,7 @@ def _construct_reference(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
 
 
 _Loader.add_constructor("!reference", _construct_reference)
+Loader = _Loader
 
 
 @functools.cache
@@ -176,13 +177,52 @@ def _type_of(value: Yaml) -> str:
     return type(value).__name__
 
 
+# The per-item rule of an array input, written in its description (GitLab has no `regex` for arrays):
+# "Each item must match `<regex>`."
+_ITEM_RULE = re.compile(r"[Ee]ach item must match `(?P<regex>[^`]+)`")
+
+
+def item_regex(spec: Mapping[str, Any]) -> str | None:
+    """The regex every item of an array input must match (from its description), or None."""
+    description = spec.get("description")
+    if spec.get("type") != "array" or not isinstance(description, str):
+        return None
+    match = _ITEM_RULE.search(" ".join(description.split()))
+    return match.group("regex") if match else None
+
+
+def _item_problems(name: str, spec: Mapping[str, Any], value: list[Any], what: str) -> list[str]:
+    """The items of an array value that break the input's per-item rule. GitLab cannot check these: the
+    validator does (and the job refuses a bad item with one line of its own)."""
+    regex = item_regex(spec)
+    if regex is None or _re2_problem(regex) is not None:
+        return []
+    try:
+        compiled = re.compile(regex)
+    except re.error:
+        return []
+    return [
+        f"`{name}` input: {what} item {index + 1} {json.dumps(item)} does not match the per-item rule {regex}"
+        for index, item in enumerate(value)
+        if not isinstance(item, str) or compiled.search(item) is None
+    ]
+
+
 def check_value(name: str, spec: Mapping[str, Any], value: Yaml, what: str = "value") -> list[str]:
-    """Problems GitLab reports for `value` given to input `name` (type, options, regex)."""
+    """Problems GitLab reports for `value` given to input `name` (type, options, regex), and items of an array
+    that break its per-item rule (`item_regex`)."""
     expected = spec.get("type", "string")
     if expected not in INPUT_TYPES:
         return []
     if _type_of(value) != expected:
         return [f"`{name}` input: {what} {json.dumps(value)} is not a {expected}"]
+    if is_list(value):
+        return _item_problems(name, spec, value, what)
+    return _allowed_problems(name, spec, value, what)
+
+
+def _allowed_problems(name: str, spec: Mapping[str, Any], value: Yaml, what: str) -> list[str]:
+    """A value outside the input's options, or not matching its regex."""
     options = spec.get("options")
     if is_list(options) and value not in options:
         allowed = ", ".join(json.dumps(o) for o in options)
@@ -501,6 +541,9 @@ def _check_input(name: str, definition: Yaml, report: _Report) -> None:
         _check_options(f"{where}.options", kind, definition["options"], report)
     if "regex" in definition:
         _check_regex(f"{where}.regex", kind, definition["regex"], report)
+    items = item_regex(definition)
+    if items is not None:
+        _check_regex(f"{where}.description", "string", items, report)
     if "rules" in definition and ("options" in definition or "default" in definition):
         report.add(where, "`rules` cannot be combined with top-level `options` or `default`")
     checkable = not report.has(f"{where}.options") and not report.has(f"{where}.regex")

@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from python_ci.job import JobError, checkout_root, flag, items, project_dir, run, say, variable, words
+from python_ci.job import (
+    JobError,
+    array,
+    check_python_version,
+    checkout_root,
+    flag,
+    project_dir,
+    run,
+    say,
+    variable,
+    words,
+)
 from python_ci.uv import ensure_uv
 
 STAMP = ".python-ci-stamp"
@@ -35,7 +46,6 @@ REQUIREMENTS = (
     "requirements/dev.txt",
     "requirements/test.txt",
 )
-_PYTHON_VERSION = re.compile(r"3\.[0-9]{1,2}")
 # A group's or an extra's name (PEP 735 and PEP 685 normalise them like package names, PEP 503).
 _NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
@@ -224,7 +234,7 @@ def selection() -> Selection:
     """The optional dependencies the job's inputs ask for: `PYCI_GROUPS`, `PYCI_EXTRAS` (array inputs),
     `PYCI_ALL_GROUPS`, `PYCI_ALL_EXTRAS` (booleans). Raises JobError for a name that is not a valid group or extra
     name (letters, digits, `.`, `_`, `-`)."""
-    groups, extras = items("PYCI_GROUPS"), items("PYCI_EXTRAS")
+    groups, extras = array("PYCI_GROUPS"), array("PYCI_EXTRAS")
     bad = [name for name in [*groups, *extras] if not _NAME.fullmatch(name)]
     if bad:
         raise JobError(f"not a dependency group or extra name: {', '.join(map(repr, bad))}")
@@ -242,9 +252,7 @@ def prepare(root: Path, project: Path) -> Path:
     The job's Python (`PYTHON_VERSION`) is the only one used: uv is pinned to it and never downloads one, whatever
     a `.python-version` file or `requires-python` asks for.
     Raises JobError on a bad input or when an installer fails."""
-    python = variable("PYTHON_VERSION")
-    if not _PYTHON_VERSION.fullmatch(python):
-        raise JobError(f"not a Python version: {python!r}")
+    python = check_python_version(variable("PYTHON_VERSION"))
     os.environ["UV_PYTHON"] = python
     os.environ["UV_PYTHON_DOWNLOADS"] = "never"
     # A workspace member's environment is its own `.venv`, not the workspace root's (uv's default).
@@ -317,5 +325,5 @@ def main(argv: list[str]) -> int:
     root = checkout_root()
     project = project_dir(root)
     venv = prepare(root, project)
-    run_setup(project, venv, items("PYCI_SETUP_COMMANDS"))
+    run_setup(project, venv, array("PYCI_SETUP_COMMANDS"))
     return 0

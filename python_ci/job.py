@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -47,25 +48,60 @@ def words(value: str) -> list[str]:
     return value.split()
 
 
-def items(name: str) -> list[str]:
-    """An array input, handed over as the job variable `name` = `json:<the array>` (with `expand: false`, so GitLab
-    leaves `$` alone; the prefix keeps YAML from reading the array as a list): its items, each one argument, never
-    split, globbed or evaluated. Unset or empty -> [].
+def as_list(value: object) -> list[object]:
+    """`value` when it is a list (from parsed JSON or TOML), else []: typed access to data of unknown shape."""
+    return cast("list[object]", value) if isinstance(value, list) else []
 
-    Raises JobError when the value is not `json:` and a JSON array of strings."""
-    raw = variable(name, "")
-    if not raw:
+
+def as_dict(value: object) -> dict[str, object]:
+    """`value` when it is a table/object (from parsed JSON or TOML), else {}."""
+    return cast("dict[str, object]", value) if isinstance(value, dict) else {}
+
+
+def array(name: str) -> list[str]:
+    """An array input passed through the job variable `name`, as `<label>=<array>` (a component writes e.g.
+    `PYCI_PATHS: "paths=<the paths input>"`: inside a longer string GitLab renders the array with Ruby's
+    `inspect`, gitlab-ci-local as JSON; both read as JSON for plain strings). Each item is one argument, never split
+    or evaluated. Unset, empty or `[]`: [].
+
+    Raises JobError when the value holds no array of strings, numbers or booleans."""
+    text = variable(name, "")
+    start = text.find("[")
+    if start < 0:
+        if text.partition("=")[2].strip():
+            raise JobError(f"{name} is not an array: {text!r}")
         return []
-    if not raw.startswith("json:"):
-        raise JobError(f"{name} must be `json:` and an array (is the template from this catalogue version?)")
+    body = text[start:]
+    parsed: object
     try:
-        value: object = json.loads(raw.removeprefix("json:"))
-    except json.JSONDecodeError as error:
-        raise JobError(f"{name}: not a JSON array ({error})") from None
-    found = cast("list[object]", value) if isinstance(value, list) else None
-    if found is None or not all(isinstance(item, str) for item in found):
-        raise JobError(f"{name}: not an array of strings: {raw.removeprefix('json:')}")
-    return [str(item) for item in found]
+        parsed = json.loads(body)
+    except ValueError:
+        # Ruby's inspect escapes `#{`, `#$`, `#@` and ESC in ways JSON does not.
+        try:
+            parsed = json.loads(body.replace("\\#", "#").replace("\\e", "\\u001b"))
+        except ValueError:
+            parsed = None
+    items = as_list(parsed)
+    if not isinstance(parsed, list) or not all(isinstance(item, str | int | float | bool) for item in items):
+        raise JobError(f"{name} is not an array of words: {body!r}")
+    return [json.dumps(item) if isinstance(item, bool) else str(item) for item in items]
+
+
+# CPython 3.N with N >= 11: the versions the components accept (3.9 and 3.10 reached their end of life; the
+# job library needs tomllib). Open-ended, so a new CPython needs no catalogue release.
+PYTHON_VERSION = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
+
+
+def check_python_version(value: str) -> str:
+    """`value` when it names a Python 3.N (N >= 11) as `python_version` / a `python_versions` item must.
+
+    Raises JobError with the likely cause otherwise: YAML reads an unquoted `3.10` as the number 3.1."""
+    if PYTHON_VERSION.fullmatch(value):
+        return value
+    hint = (
+        " (YAML reads an unquoted 3.10 as 3.1, 3.20 as 3.2: quote versions)" if re.fullmatch(r"3\.[1-9]", value) else ""
+    )
+    raise JobError(f"python version {value!r} is not 3.N with N >= 11{hint}")
 
 
 def checkout_root() -> Path:

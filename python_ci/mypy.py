@@ -8,7 +8,7 @@ from pathlib import Path
 
 from python_ci.codequality import write_report
 from python_ci.environment import activated
-from python_ci.job import checkout_root, items, project_dir, reports_dir, run
+from python_ci.job import array, checkout_root, project_dir, reports_dir, run
 
 # mypy's own `files` setting (mypy docs, "The mypy configuration file"): when set, mypy needs no paths.
 _FILES_SETTING = re.compile(r"^files *=", re.M)
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     reports = reports_dir(root)
     env = activated(project / ".venv")
     run(["mypy", "--version"], cwd=project, env=env)
-    args = targets(project, items("PYCI_TOOL_ARGS"))
+    args = targets(project, array("PYCI_TOOL_ARGS"))
     status = run(["mypy", "--output", "json", *args], cwd=project, env=env, output=reports / "mypy.out")
     write_report("mypy", reports / "mypy.out", reports / "mypy-codequality.json", root, project)
     return status

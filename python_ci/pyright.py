@@ -8,7 +8,7 @@ from pathlib import Path
 
 from python_ci.codequality import write_report
 from python_ci.environment import activated
-from python_ci.job import checkout_root, items, project_dir, reports_dir, run
+from python_ci.job import array, checkout_root, project_dir, reports_dir, run
 
 
 def trim_node(venv: Path) -> list[Path]:
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     trim_node(venv)
     env = activated(venv)
     run(["pyright", "--version"], cwd=project, env=env)
-    args = items("PYCI_TOOL_ARGS")
+    args = array("PYCI_TOOL_ARGS")
     command = ["pyright", "--outputjson", "--pythonpath", str(venv / "bin" / "python"), *args]
     status = run(command, cwd=project, env=env, output=reports / "pyright.out")
     write_report("pyright", reports / "pyright.out", reports / "pyright-codequality.json", root, project)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from python_ci.cobertura import rewrite
 from python_ci.environment import activated
-from python_ci.job import JobError, checkout_root, items, project_dir, reports_dir, run, say, variable, words
+from python_ci.job import JobError, array, checkout_root, project_dir, reports_dir, run, say, variable, words
 
 
 def coverage_args(sources: list[str], threshold: str, reports: Path) -> list[str]:
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     say("pytest", f"pytest on {version.stdout.strip() or version.stderr.strip()}")
     args = coverage_args(words(variable("PYCI_COVERAGE_SOURCE", "")), variable("PYCI_COVERAGE_THRESHOLD", "0"), reports)
     junit = f"--junitxml={reports / 'junit.xml'}"
-    status = run(["python", "-m", "pytest", *args, junit, *items("PYCI_PYTEST_ARGS")], cwd=project, env=env)
+    status = run(["python", "-m", "pytest", *args, junit, *array("PYCI_PYTEST_ARGS")], cwd=project, env=env)
     coverage = reports / "coverage.xml"
     if coverage.is_file():
         placed = rewrite(coverage, root, project)

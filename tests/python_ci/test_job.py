@@ -1,4 +1,4 @@
-"""What every job shares: variables, flags, paths, running commands; and uv found or installed."""
+"""Inputs as the jobs read them: array inputs item by item, booleans, variables; paths, running commands, uv."""
 
 import subprocess
 import sys
@@ -6,23 +6,46 @@ from pathlib import Path
 
 import pytest
 
-from python_ci.job import JobError, flag, items, project_dir, run, variable
+from python_ci.job import JobError, array, flag, project_dir, run, variable, words
 from python_ci.uv import ensure_uv
 from tests.engine import ROOT
 
 
-def test_an_unset_variable_without_default_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PYCI_NOPE", raising=False)
-    with pytest.raises(JobError, match="PYCI_NOPE is not set"):
-        variable("PYCI_NOPE")
+@pytest.mark.parametrize(
+    ("value", "items"),
+    [
+        ("", []),
+        ("paths=", []),
+        ("paths=[]", []),
+        ('args=["-k", "not network and not slow"]', ["-k", "not network and not slow"]),
+        ('args=["it\'s", "q\\"x", "$HOME", 3.1, true]', ["it's", 'q"x', "$HOME", "3.1", "true"]),
+        # Ruby's inspect (GitLab's rendering of an array inside a string) escapes `#{` and ESC.
+        ('args=["a\\#{b}", "\\e[0m"]', ["a#{b}", "\x1b[0m"]),
+    ],
+)
+def test_array_items_are_one_argument_each(monkeypatch: pytest.MonkeyPatch, value: str, items: list[str]) -> None:
+    monkeypatch.setenv("PYCI_X", value)
+    assert array("PYCI_X") == items
 
 
-def test_flags_accept_only_true_and_false(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYCI_F", "yes")
-    with pytest.raises(JobError, match="must be true or false"):
-        flag("PYCI_F")
-    monkeypatch.setenv("PYCI_F", "true")
-    assert flag("PYCI_F")
+@pytest.mark.parametrize("value", ["args=src tests", 'args=[["nested"]]', "args=[1,"])
+def test_a_value_that_is_not_an_array_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("PYCI_X", value)
+    with pytest.raises(JobError, match="PYCI_X is not an array"):
+        array("PYCI_X")
+
+
+def test_flags_and_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYCI_ON", "true")
+    monkeypatch.setenv("PYCI_BAD", "yes")
+    monkeypatch.delenv("PYCI_UNSET", raising=False)
+    assert flag("PYCI_ON") is True
+    assert flag("PYCI_UNSET", default=True) is True
+    with pytest.raises(JobError, match="true or false"):
+        flag("PYCI_BAD")
+    with pytest.raises(JobError, match="PYCI_UNSET is not set"):
+        variable("PYCI_UNSET")
+    assert words(" a  b ") == ["a", "b"]
 
 
 def test_a_missing_project_dir_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,18 +74,3 @@ def test_uv_is_installed_with_pip_when_none_is_on_path(checkout: Path, monkeypat
     monkeypatch.setenv("PYCI_UV_VERSION", "not-a-version")
     with pytest.raises(JobError, match=r"could not install uv==not-a-version"):
         ensure_uv(checkout)
-
-
-def test_array_inputs_keep_each_item_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYCI_A", 'json:["-k", "not network and not slow", "$(x)"]')
-    assert items("PYCI_A") == ["-k", "not network and not slow", "$(x)"]
-    monkeypatch.setenv("PYCI_A", "")
-    assert items("PYCI_A") == []
-    for bad, message in [
-        ("-k x", "must be `json:`"),
-        ("json:[1]", "not an array of strings"),
-        ("json:[", "not a JSON"),
-    ]:
-        monkeypatch.setenv("PYCI_A", bad)
-        with pytest.raises(JobError, match=message):
-            items("PYCI_A")

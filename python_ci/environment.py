@@ -35,6 +35,7 @@ from python_ci.job import (
     variable,
     words,
 )
+from python_ci.pins import choose_version
 from python_ci.uv import ensure_uv
 
 STAMP = ".python-ci-stamp"
@@ -261,6 +262,17 @@ def prepare(root: Path, project: Path) -> Path:
     os.environ["POETRY_VIRTUALENVS_IN_PROJECT"] = "true"
     uv = ensure_uv(root)
     package, version = variable("PYCI_TOOL_PACKAGE", ""), variable("PYCI_TOOL_VERSION", "")
+    default = variable("PYCI_TOOL_DEFAULT", "")
+    if default:
+        # A type checker runs the version the project pins (python_ci/pins.py), unless the input names one.
+        tool = variable("PYCI_TOOL")
+        try:
+            version, why = choose_version(
+                tool, given=version, fallback=default, oldest=variable("PYCI_TOOL_OLDEST"), project=project, root=root
+            )
+        except ValueError as error:
+            raise JobError(str(error)) from error
+        say("environment", f"{tool} {version} ({why})")
     exclude = words(variable("PYCI_EXCLUDE", ""))
     source = detect(project, words(variable("PYCI_REQUIREMENTS", "")), root)
     chosen = selection()

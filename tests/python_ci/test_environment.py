@@ -310,3 +310,29 @@ def test_setup_commands_run_in_the_environment_without_a_shell(
     assert not marker.exists()
     with pytest.raises(JobError, match="No closing quotation"):
         run_setup(checkout, checkout / ".venv", ['echo "unclosed'])
+
+
+def test_the_tool_follows_the_projects_pin_unless_the_input_names_a_version(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # iniconfig stands for a type checker: pinned by the project, defaulted and bounded by the component.
+    write(checkout, {"requirements.txt": "iniconfig==2.1.0\n"})
+    for name, value in {
+        "PYCI_TOOL": "iniconfig",
+        "PYCI_TOOL_PACKAGE": "iniconfig",
+        "PYCI_TOOL_DEFAULT": "2.3.0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PYCI_TOOL_OLDEST", "2.0.0")
+    prepare(checkout, checkout)
+    assert "iniconfig 2.1.0 (pinned in requirements.txt" in capsys.readouterr().err
+    assert {p.name for p in (checkout / ".venv").glob("lib/python3.11/site-packages/iniconfig-*")} == {
+        "iniconfig-2.1.0.dist-info"
+    }
+    monkeypatch.setenv("PYCI_TOOL_VERSION", "2.3.0")
+    prepare(checkout, checkout)
+    assert "iniconfig 2.3.0 (the job's input)" in capsys.readouterr().err
+    monkeypatch.setenv("PYCI_TOOL_VERSION", "")
+    monkeypatch.setenv("PYCI_TOOL_OLDEST", "2.2.0")
+    with pytest.raises(JobError, match=r"iniconfig 2\.1\.0 \(pinned in requirements\.txt\) is older than 2\.2\.0"):
+        prepare(checkout, checkout)

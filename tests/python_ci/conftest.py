@@ -91,7 +91,7 @@ def tool_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "UV_CACHE_DIR": str(SHARED_UV_CACHE), "UV_LINK_MODE": "hardlink", "UV_PYTHON": "3.11"}
     env.pop("VIRTUAL_ENV", None)
     subprocess.run([uv, "venv", "--quiet", "--relocatable", str(venv)], check=True, env=env)
-    pins = ["mypy==2.4.1", "pyright[nodejs]==1.1.414", "pytest", "pytest-cov==7.1.0"]
+    pins = ["mypy==2.4.1", "pyright[nodejs]==1.1.414", "pytest==9.2.0", "pytest-cov==7.1.0"]
     subprocess.run(
         [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *pins], check=True, env=env
     )

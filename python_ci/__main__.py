@@ -10,6 +10,7 @@ from python_ci.job import JobError, say
 # command -> module: every module with a `main(argv) -> int` that a component calls.
 COMMANDS = {
     "ruff": "python_ci.ruff",
+    "wheelhouse": "python_ci.wheelhouse",
 }
 
 

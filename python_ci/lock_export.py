@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from python_ci.job import JobError, say, variable
-from python_ci.pins import logical_lines
+from python_ci.pinned_requirements import logical_lines
 
 LOCK_KINDS = ("auto", "uv", "poetry", "requirements")
 EDITABLE = ("-e ", "--editable ")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from python_ci.job import JobError, say
 from python_ci.lock_export import capture
-from python_ci.pins import Pin, applicable
+from python_ci.pinned_requirements import Pin, applicable
 from python_ci.platform_tags import platforms
 
 # pip's lines when the index cannot be reached; that also ends in "No matching distribution", which would blame

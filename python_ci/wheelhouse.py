@@ -14,7 +14,7 @@ from typing import cast
 
 from python_ci.job import JobError, checkout_root, project_dir, say, variable
 from python_ci.lock_export import LOCK_KINDS, Uv, export_lock, find_lock
-from python_ci.pins import parse_pins
+from python_ci.pinned_requirements import parse_pins
 from python_ci.platform_tags import PYTHON_RE, TARGET_RE, platforms
 from python_ci.project_dist import PROJECT_MODES, build_wheel, copy_source, project_mode
 from python_ci.wheel_download import Fetcher, fetch_all

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from python_ci.job import JobError
-from python_ci.pins import parse_pins
+from python_ci.pinned_requirements import parse_pins
 from python_ci.wheel_download import Fetcher, fetch_all
 from tests.python_ci.wheelhouse_support import use_python_with_pip
 

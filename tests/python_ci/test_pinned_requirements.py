@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 
 from python_ci.job import JobError
-from python_ci.pins import applicable, logical_lines, packaging, parse_pins
+from python_ci.pinned_requirements import applicable, logical_lines, packaging, parse_pins
 
 
 def test_markers_are_evaluated_for_the_target_not_for_this_machine() -> None:

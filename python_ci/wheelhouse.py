@@ -38,6 +38,10 @@ def read_list(var: str, pattern: re.Pattern[str], what: str, *, allow_empty: boo
     if not isinstance(value, list):
         raise JobError(f"{what}: not a list")
     values = cast("list[object]", value)
+    numbers = [item for item in values if isinstance(item, int | float) and not isinstance(item, bool)]
+    if numbers:
+        # YAML reads an unquoted 3.10 as the number 3.1: refuse it rather than pack for the wrong Python.
+        raise JobError(f'{what}: {numbers!r} are numbers, not text; quote every item (e.g. "3.10")')
     items = [item for item in values if isinstance(item, str)]
     if len(items) != len(values):
         raise JobError(f"{what}: not a list of strings")

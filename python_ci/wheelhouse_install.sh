@@ -12,6 +12,7 @@
 # venv's import path: run its server from that folder.
 set -eu
 
+# Filled in by python_ci/wheelhouse_pack.py when the wheelhouse is packed (this file is the template).
 ARCHIVE_ROOT='@ARCHIVE_ROOT@'
 PROJECT_MODE='@PROJECT_MODE@'
 LOCAL_WHEELS='@LOCAL_WHEELS@'

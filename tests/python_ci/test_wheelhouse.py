@@ -59,7 +59,10 @@ def _install(published: Path, venv: Path) -> subprocess.CompletedProcess[str]:
 def test_array_inputs_are_read_as_json_and_every_item_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WH_TEST", 'json:["3.11", "3.12", "3.11"]')
     assert read_list("WH_TEST", PYTHON_RE, "python_versions", allow_empty=False) == ["3.11", "3.12"]
-    for hostile in ('json:["3.12; id"]', "json:3.12", '["3.12"]', "json:[1]", "json:[]", "json:[3.1"):
+    monkeypatch.setenv("WH_TEST", "json:[3.1, 3.11]")
+    with pytest.raises(JobError, match=r"\[3\.1, 3\.11\] are numbers, not text; quote every item"):
+        read_list("WH_TEST", PYTHON_RE, "python_versions", allow_empty=False)
+    for hostile in ('json:["3.12; id"]', "json:3.12", '["3.12"]', "json:[true]", "json:[]", "json:[3.1"):
         monkeypatch.setenv("WH_TEST", hostile)
         with pytest.raises(JobError):
             read_list("WH_TEST", PYTHON_RE, "python_versions", allow_empty=False)

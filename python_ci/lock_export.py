@@ -28,7 +28,7 @@ def capture(cmd: list[str], *, cwd: Path | None = None) -> subprocess.CompletedP
 
 @dataclass
 class Uv:
-    """uv from PATH, else `uv==$PYCI_UV_VERSION` installed into a throw-away venv under `scratch` on first use
+    """uv from PATH, else `uv==$PYCI_UV_VERSION` installed into a throw-away folder under `scratch` on first use
     (plain python images have no uv; the image's own site-packages stay untouched)."""
 
     scratch: Path
@@ -42,16 +42,24 @@ class Uv:
 
     def _install(self) -> str:
         version = variable("PYCI_UV_VERSION")
-        venv = self.scratch / "uv-venv"
+        target = self.scratch / "uv"
         say("wheelhouse", f"uv not on PATH, installing uv=={version}")
-        for cmd in (
-            [sys.executable, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "pip"), "install", "-q", f"uv=={version}"],
-        ):
-            done = capture(cmd)
-            if done.returncode != 0:
-                raise JobError(f"installing uv failed:\n{done.stdout}{done.stderr}")
-        return str(venv / "bin" / "uv")
+        # --target: a folder of its own, no venv to make; uv's wheel holds the executable, which lands in bin/.
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--root-user-action=ignore",
+            "--target",
+            str(target),
+        ]
+        done = capture([*cmd, f"uv=={version}"])
+        if done.returncode != 0:
+            raise JobError(f"installing uv failed:\n{done.stdout}{done.stderr}")
+        return str(target / "bin" / "uv")
 
 
 def job_python_options() -> list[str]:

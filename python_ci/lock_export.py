@@ -131,19 +131,33 @@ def find_lock(project: Path, root: Path, choice: str, requirements: str) -> Lock
     return Lock("requirements", source)
 
 
-def uv_export_command(uv: str, lock: Lock, out: Path, extras: list[str], groups: list[str]) -> list[str]:
-    """`uv export` of the lock's main dependencies plus `extras` and `groups` (no default groups, so dev tools stay
-    out), refusing a stale lock (`--locked`), with the job's Python."""
+@dataclass(frozen=True)
+class Selection:
+    """Which optional dependencies go in besides the main ones: extras (PEP 621 optional-dependencies) and
+    dependency groups (PEP 735, or poetry's groups) by name, or all of either. Default groups stay out unless named."""
+
+    extras: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    all_extras: bool = False
+    all_groups: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.extras or self.groups or self.all_extras or self.all_groups)
+
+
+def uv_export_command(uv: str, lock: Lock, out: Path, selection: Selection) -> list[str]:
+    """`uv export` of the lock's main dependencies plus `selection` (no default groups, so dev tools stay out),
+    refusing a stale lock (`--locked`), with the job's Python."""
     cmd = [uv, "export", "--format", "requirements-txt", "--locked", "--no-emit-project", "--no-default-groups"]
     cmd += ["--no-header", "--output-file", str(out), *job_python_options()]
     if lock.package is not None:
         cmd += ["--package", lock.package]
-    cmd += [arg for extra in extras for arg in ("--extra", extra)]
-    cmd += [arg for group in groups for arg in ("--group", group)]
+    cmd += ["--all-extras"] if selection.all_extras else [a for extra in selection.extras for a in ("--extra", extra)]
+    cmd += ["--all-groups"] if selection.all_groups else [a for group in selection.groups for a in ("--group", group)]
     return cmd
 
 
-def poetry_export_command(uv: str, out: Path, extras: list[str], groups: list[str]) -> list[str]:
+def poetry_export_command(uv: str, out: Path, selection: Selection) -> list[str]:
     """poetry's own export (with poetry-plugin-export, run by uv in a throw-away tool environment on the job's
     Python): it applies the lock's groups, extras and markers exactly as `poetry install` would, keeps every file
     hash, and refuses a stale lock. Versions come from `PYCI_POETRY_VERSION` and
@@ -153,8 +167,8 @@ def poetry_export_command(uv: str, out: Path, extras: list[str], groups: list[st
     cmd = [uv, "tool", "run", *job_python_options(), "--from", f"poetry=={poetry}"]
     cmd += ["--with", f"poetry-plugin-export=={plugin}"]
     cmd += ["poetry", "export", "--no-interaction", "--format", "requirements.txt", "--output", str(out)]
-    cmd += [arg for extra in extras for arg in ("--extras", extra)]
-    cmd += [arg for group in groups for arg in ("--with", group)]
+    cmd += ["--all-extras"] if selection.all_extras else [a for extra in selection.extras for a in ("--extras", extra)]
+    cmd += ["--all-groups"] if selection.all_groups else [a for group in selection.groups for a in ("--with", group)]
     return cmd
 
 
@@ -176,24 +190,22 @@ def split_members(text: str, workspace: Path, root: Path) -> tuple[str, list[Pat
     return "".join(f"{line}\n" for line in kept), members
 
 
-def export_lock(
-    lock: Lock, project: Path, root: Path, out: Path, uv: Uv, *, extras: list[str], groups: list[str]
-) -> list[Path]:
+def export_lock(lock: Lock, project: Path, root: Path, out: Path, *, uv: Uv, selection: Selection) -> list[Path]:
     """Write `lock`'s pins for `project` to `out` (pip's requirements format, hashes kept); return the folders of
     the uv workspace members the project depends on (their wheels are built like the project's).
 
     Raises JobError when the export fails (a stale lock, an unknown extra or group) or when a requirements file
     is asked for extras or groups (it is already resolved)."""
     if lock.kind == "requirements":
-        if extras or groups:
+        if selection:
             raise JobError("extras and groups select from a uv.lock or poetry.lock; a requirements file is resolved")
         shutil.copyfile(lock.path, out)
         return []
     raw = out.with_name(out.name + ".export")
     if lock.kind == "poetry":
-        done = capture(poetry_export_command(uv.path(), raw, extras, groups), cwd=project)
+        done = capture(poetry_export_command(uv.path(), raw, selection), cwd=project)
     else:
-        done = capture(uv_export_command(uv.path(), lock, raw, extras, groups), cwd=project)
+        done = capture(uv_export_command(uv.path(), lock, raw, selection), cwd=project)
     if done.returncode != 0:
         raise JobError(f"{lock.kind} export failed:\n{done.stdout}{done.stderr}")
     text = raw.read_text()

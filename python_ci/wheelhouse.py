@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from python_ci.job import JobError, checkout_root, project_dir, say, variable
-from python_ci.lock_export import LOCK_KINDS, Uv, export_lock, find_lock
+from python_ci.job import JobError, checkout_root, flag, project_dir, say, variable
+from python_ci.lock_export import LOCK_KINDS, Selection, Uv, export_lock, find_lock
 from python_ci.pinned_requirements import parse_pins
 from python_ci.platform_tags import PYTHON_RE, TARGET_RE, platforms
 from python_ci.project_dist import PROJECT_MODES, build_wheel, copy_source, project_mode
@@ -60,8 +60,7 @@ class Inputs:
     name: str
     targets: list[str]
     pythons: list[str]
-    extras: list[str]
-    groups: list[str]
+    selection: Selection
     lock: str
     requirements: str
     project: str
@@ -74,8 +73,12 @@ def read_inputs() -> Inputs:
         name=variable("PYCI_ARTIFACT_NAME"),
         targets=read_list("PYCI_TARGETS", TARGET_RE, "targets", allow_empty=False),
         pythons=read_list("PYCI_PYTHON_VERSIONS", PYTHON_RE, "python_versions", allow_empty=False),
-        extras=read_list("PYCI_EXTRAS", NAME_RE, "extras", allow_empty=True),
-        groups=read_list("PYCI_GROUPS", NAME_RE, "groups", allow_empty=True),
+        selection=Selection(
+            extras=tuple(read_list("PYCI_EXTRAS", NAME_RE, "extras", allow_empty=True)),
+            groups=tuple(read_list("PYCI_GROUPS", NAME_RE, "groups", allow_empty=True)),
+            all_extras=flag("PYCI_ALL_EXTRAS"),
+            all_groups=flag("PYCI_ALL_GROUPS"),
+        ),
         lock=variable("PYCI_LOCK", "auto"),
         requirements=variable("PYCI_REQUIREMENTS_FILE", "requirements.txt"),
         project=variable("PYCI_PROJECT", "auto"),
@@ -101,7 +104,7 @@ def assemble(house: Path, project: Path, root: Path, inputs: Inputs, scratch: Pa
     wheels.mkdir(parents=True)
     lock = find_lock(project, root, inputs.lock, inputs.requirements)
     pinned = house / "requirements.txt"
-    members = export_lock(lock, project, root, pinned, Uv(scratch), extras=inputs.extras, groups=inputs.groups)
+    members = export_lock(lock, project, root, pinned, uv=Uv(scratch), selection=inputs.selection)
     pins, options = parse_pins(pinned.read_text())
     source = lock.describe(root)
     say("wheelhouse", f"{len(pins)} pins from {source}; targets {inputs.targets}; pythons {inputs.pythons}")
@@ -126,8 +129,10 @@ def assemble(house: Path, project: Path, root: Path, inputs: Inputs, scratch: Pa
         lock=source,
         targets=inputs.targets,
         python_versions=inputs.pythons,
-        extras=inputs.extras,
-        groups=inputs.groups,
+        extras=list(inputs.selection.extras),
+        groups=list(inputs.selection.groups),
+        all_extras=inputs.selection.all_extras,
+        all_groups=inputs.selection.all_groups,
         wheels=sorted(p.name for p in wheels.iterdir()),
     )
     write_contents(house, manifest, installer(inputs.name, mode, local, inputs.pythons, inputs.targets))

@@ -25,6 +25,8 @@ class Manifest:
     python_versions: list[str]
     extras: list[str]
     groups: list[str]
+    all_extras: bool
+    all_groups: bool
     wheels: list[str]
 
     def json(self) -> str:

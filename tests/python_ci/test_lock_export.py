@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from python_ci.job import JobError
-from python_ci.lock_export import Lock, Uv, export_lock, find_lock, poetry_export_command, split_members
+from python_ci.lock_export import Lock, Selection, Uv, export_lock, find_lock, poetry_export_command, split_members
 from tests.python_ci.wheelhouse_support import UV, locked_workspace, use_python_with_pip
 
 
@@ -70,11 +70,11 @@ def test_a_requirements_file_is_copied_as_is_and_takes_no_extras(tmp_path: Path)
     (project / "requirements.txt").write_text("six==1.17.0  # pinned\n")
     lock = find_lock(project, tmp_path, "auto", "requirements.txt")
     out = tmp_path / "out.txt"
-    assert export_lock(lock, project, tmp_path, out, Uv(tmp_path), extras=[], groups=[]) == []
+    assert export_lock(lock, project, tmp_path, out, uv=Uv(tmp_path), selection=Selection()) == []
     assert out.read_text() == "six==1.17.0  # pinned\n"
     assert lock.describe(tmp_path) == "requirements (requirements.txt)"
     with pytest.raises(JobError, match="a requirements file is resolved"):
-        export_lock(lock, project, tmp_path, out, Uv(tmp_path), extras=["x"], groups=[])
+        export_lock(lock, project, tmp_path, out, uv=Uv(tmp_path), selection=Selection(all_extras=True))
 
 
 def test_a_workspace_member_exports_the_locked_pins_with_the_jobs_python_and_downloads_none(
@@ -96,16 +96,18 @@ def test_a_workspace_member_exports_the_locked_pins_with_the_jobs_python_and_dow
     lock = find_lock(project, workspace, "auto", "requirements.txt")
     assert lock.describe(workspace) == "uv.lock (workspace ., member svc)"
     out = tmp_path / "svc.txt"
-    members = export_lock(lock, project, workspace, out, Uv(tmp_path), extras=[], groups=[])
+    members = export_lock(lock, project, workspace, out, uv=Uv(tmp_path), selection=Selection())
     assert members == [workspace / "greet"]
     text = out.read_text()
     assert text.startswith("six==") and "--hash=sha256:" in text
     assert "-e" not in text and "docopt" not in text, "an editable line or the dev group leaked in"
-    assert export_lock(lock, project, workspace, out, Uv(tmp_path), extras=[], groups=["dev"]) == [workspace / "greet"]
+    assert export_lock(lock, project, workspace, out, uv=Uv(tmp_path), selection=Selection(groups=("dev",))) == [
+        workspace / "greet"
+    ]
     assert "docopt==0.6.2" in out.read_text()
 
     greet = find_lock(workspace / "greet", workspace, "uv", "requirements.txt")
-    assert export_lock(greet, workspace / "greet", workspace, out, Uv(tmp_path), extras=[], groups=[]) == []
+    assert export_lock(greet, workspace / "greet", workspace, out, uv=Uv(tmp_path), selection=Selection()) == []
     assert out.read_text() == ""
     assert not pythons.exists() or not any(pythons.iterdir()), "uv downloaded an interpreter"
 
@@ -116,7 +118,7 @@ def test_a_stale_or_broken_lock_fails_with_the_tools_words(tmp_path: Path, monke
     (project / "uv.lock").write_text("# not a lock\n")
     lock = find_lock(project, tmp_path, "auto", "requirements.txt")
     with pytest.raises(JobError, match="uv export failed"):
-        export_lock(lock, project, tmp_path, tmp_path / "out.txt", Uv(tmp_path), extras=[], groups=[])
+        export_lock(lock, project, tmp_path, tmp_path / "out.txt", uv=Uv(tmp_path), selection=Selection())
 
 
 def test_editable_lines_outside_the_checkout_are_refused(tmp_path: Path) -> None:
@@ -137,13 +139,28 @@ def test_poetry_export_selects_extras_and_groups_with_pinned_tools_on_the_jobs_p
 ) -> None:
     monkeypatch.setenv("PYCI_POETRY_VERSION", "2.5.1")
     monkeypatch.setenv("PYCI_POETRY_PLUGIN_EXPORT_VERSION", "1.10.1")
-    cmd = poetry_export_command("uv", Path("/out.txt"), ["plain", "fast"], ["web"])
+    cmd = poetry_export_command("uv", Path("/out.txt"), Selection(extras=("plain", "fast"), groups=("web",)))
     assert cmd[:5] == ["uv", "tool", "run", "--python", sys.executable]
     assert "--no-python-downloads" in cmd
     assert cmd[cmd.index("--from") + 1] == "poetry==2.5.1"
     assert cmd[cmd.index("--with") + 1] == "poetry-plugin-export==1.10.1"
     assert cmd[-6:] == ["--extras", "plain", "--extras", "fast", "--with", "web"]
     assert "--without-hashes" not in cmd
+    every = poetry_export_command("uv", Path("/out.txt"), Selection(extras=("x",), all_extras=True, all_groups=True))
+    assert every[-2:] == ["--all-extras", "--all-groups"]
+
+
+def test_all_groups_and_all_extras_take_every_one_from_a_uv_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_python_with_pip(monkeypatch)
+    workspace = locked_workspace(tmp_path / "ws")
+    lock = find_lock(workspace / "svc", workspace, "uv", "requirements.txt")
+    out = tmp_path / "svc.txt"
+    export_lock(
+        lock, workspace / "svc", workspace, out, uv=Uv(tmp_path), selection=Selection(all_groups=True, all_extras=True)
+    )
+    assert "docopt==0.6.2" in out.read_text()
 
 
 def test_without_uv_on_path_the_pinned_uv_is_installed_into_a_scratch_folder(

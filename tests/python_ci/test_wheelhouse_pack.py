@@ -14,7 +14,17 @@ from python_ci.wheelhouse_pack import INSTALLER, Manifest, archive, installer, p
 
 def _manifest() -> Manifest:
     return Manifest(
-        "house", "wheel", "p-1-py3-none-any.whl", "uv.lock", ["manylinux_2_28_x86_64"], ["3.12"], [], [], []
+        name="house",
+        mode="wheel",
+        shipped="p-1-py3-none-any.whl",
+        lock="uv.lock",
+        targets=["manylinux_2_28_x86_64"],
+        python_versions=["3.12"],
+        extras=[],
+        groups=[],
+        all_extras=False,
+        all_groups=False,
+        wheels=[],
     )
 
 

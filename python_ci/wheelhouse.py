@@ -156,11 +156,13 @@ def main(argv: list[str]) -> int:
     dotenv.unlink(missing_ok=True)
     dist.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wheelhouse-") as tmp:
-        manifest = assemble(Path(tmp) / inputs.name, project, root, inputs, Path(tmp))
+        # The wheelhouse in a folder of its own: an artifact_name never meets the scratch files beside it.
+        house = Path(tmp) / "house" / inputs.name
+        manifest = assemble(house, project, root, inputs, Path(tmp))
         # Staged beside its final place (one file system), so publishing is a rename.
         staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=dist))
         try:
-            tarball, digest = archive(Path(tmp) / inputs.name, staging)
+            tarball, digest = archive(house, staging)
             size = tarball.stat().st_size / 1e6
             publish(staging, out_dir)
         finally:

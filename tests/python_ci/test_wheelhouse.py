@@ -104,8 +104,8 @@ def test_an_application_with_no_dependencies_ships_its_source_without_ci_files(
 def test_a_workspace_member_packs_its_pins_the_members_it_needs_and_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """uv.lock sits at the workspace root; the member's .python-version-free job Python is used (the root's
-    .python-version names 3.14, which this machine lacks)."""
+    """uv.lock sits at the workspace root, whose .python-version names 3.14 (which this machine lacks): the job's
+    own Python exports it."""
     root = locked_workspace(tmp_path / "ws")
     _job(monkeypatch, root, "svc")
     assert main([]) == 0

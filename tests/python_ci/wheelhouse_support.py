@@ -25,11 +25,19 @@ def use_python_with_pip(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.pathsep.join([str(Path(UV).parent), os.environ["PATH"]]))
 
 
+_LOCKS: dict[str, str] = {}
+
+
 def locked_workspace(dest: Path) -> Path:
-    """A copy of the workspace fixture with a uv.lock at its root, made now (lock files are never committed).
+    """A copy of the workspace fixture with a uv.lock at its root, made by the first call of the session (lock files
+    are never committed) and copied by the others.
 
     The fixture's `.python-version` asks for 3.14, so the lock is made with this interpreter, named explicitly."""
     shutil.copytree(WORKSPACE, dest)
+    if "workspace" in _LOCKS:
+        (dest / "uv.lock").write_text(_LOCKS["workspace"])
+        return dest
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"UV_PYTHON_DOWNLOADS": "never"}
     subprocess.run([UV, "lock", "--quiet", "--python", PYTHON_WITH_PIP], cwd=dest, check=True, env=env)
+    _LOCKS["workspace"] = (dest / "uv.lock").read_text()
     return dest

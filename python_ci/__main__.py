@@ -16,6 +16,7 @@ COMMANDS = {
     "pytest": "python_ci.pytest",
     "ruff": "python_ci.ruff",
     "version": "python_ci.version",
+    "wheelhouse": "python_ci.wheelhouse",
 }
 
 

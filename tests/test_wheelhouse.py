@@ -37,6 +37,11 @@ EXAMPLE_JOB = "example-wheelhouse"
 GAPS_JOB = "gaps-wheelhouse"
 POETRY_JOB = "poetry-wheelhouse"
 POETRY_NAME = "poetry-offline"
+WORKSPACE = ROOT / "tests" / "fixtures" / "wheelhouse-workspace"
+SOURCE_APP = ROOT / "tests" / "fixtures" / "wheelhouse-source"
+MEMBER_JOB = "member-wheelhouse"
+NO_DEPS_JOB = "no-deps-wheelhouse"
+SOURCE_JOB = "source-wheelhouse"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,15 @@ def _project_with_poetry_lock(dest: Path, cache: Path) -> Path:
     return dest
 
 
+def _workspace_with_uv_lock(dest: Path) -> Path:
+    """The workspace fixture with its uv.lock made now at the workspace root; its .python-version names 3.14, which
+    this machine lacks, so the lock is made with this interpreter, named explicitly."""
+    shutil.copytree(WORKSPACE, dest)
+    env = _without_virtualenv() | {"UV_PYTHON_DOWNLOADS": "never"}
+    subprocess.run([str(UV), "lock", "--quiet", "--python", sys.executable], cwd=dest, check=True, env=env)
+    return dest
+
+
 def _without_virtualenv() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
@@ -94,11 +108,16 @@ def _path_without_uv(bin_dir: Path) -> str:
     return path
 
 
+_ONE_TARGET = {"targets": ["manylinux_2_28_x86_64"], "python_versions": [HOST_PYTHON], "artifact_name": "house"}
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
-    """One pipeline, four wheelhouse jobs side by side (they run concurrently, which keeps the suite short):
+    """One pipeline, seven wheelhouse jobs side by side (they run concurrently, which keeps the suite short):
     the fixture from a uv.lock for two targets and two Pythons; the fixture from a poetry.lock (found by lock: auto);
-    example/ from its hash-pinned requirements.txt; and the fixture from pins with holes, which must fail."""
+    example/ from its hash-pinned requirements.txt; the fixture from pins with holes, which must fail; two members
+    of a uv workspace (one needs the other, one has no dependencies) whose .python-version names a Python this
+    machine lacks; and an application folder with no dependencies and CI, container and editor files."""
     base = tmp_path_factory.mktemp("wheelhouse")
     project = _project_with_uv_lock(base / "project")
     poetry_project = _project_with_poetry_lock(base / "poetry-project", base / "poetry-cache")
@@ -146,15 +165,26 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
                 "artifact_name": "gaps",
             },
         ),
+        ("wheelhouse", {"job_name": MEMBER_JOB, "project_dir": "ws/svc", **_ONE_TARGET}),
+        ("wheelhouse", {"job_name": NO_DEPS_JOB, "project_dir": "ws/greet", **_ONE_TARGET}),
+        ("wheelhouse", {"job_name": SOURCE_JOB, "project_dir": "srcapp", **_ONE_TARGET}),
     ]
     repo = make_repo(base / "repo", ci_yaml=include(jobs), project=project, project_dir="app")
     shutil.copytree(
         ROOT / "example", repo / "example", ignore=shutil.ignore_patterns(".venv", "__pycache__", "*_cache")
     )
     shutil.copytree(poetry_project, repo / "papp")
+    _workspace_with_uv_lock(repo / "ws")
+    shutil.copytree(SOURCE_APP, repo / "srcapp")
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "example and poetry project")
-    return run_pipeline(repo, env={"PATH": _path_without_uv(base / "bin")})
+    git(repo, "commit", "-q", "-m", "example, poetry project, uv workspace, application folder")
+    # a cache the tests inspect (tools' caches are otherwise ignored): the jobs must leave it empty
+    (repo / "srcapp" / ".pytest_cache").mkdir()
+    (repo / "srcapp" / ".pytest_cache" / "CACHEDIR.TAG").write_text("cache")
+    pythons = base / "uv-pythons"
+    pythons.mkdir()
+    env = {"PATH": _path_without_uv(base / "bin"), "UV_PYTHON_INSTALL_DIR": str(pythons)}
+    return run_pipeline(repo, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -524,3 +554,78 @@ def test_a_poetry_lock_becomes_hashed_pins_that_install_offline(poetry_house: Wh
         p["name"].lower(): p["version"] for p in json.loads(listing.stdout) if p["name"] not in {"pip", "setuptools"}
     }
     assert installed == {**{name: version for name, (version, _) in pins.items()}, "wheelhouse-app": "0.1.0"}
+
+
+def _house(pipeline: PipelineRun, job: str, project_dir: str) -> Wheelhouse:
+    assert pipeline.statuses.get(job) == "PASS", pipeline.log(job) if job in pipeline.statuses else pipeline.output
+    return Wheelhouse(pipeline, job, pipeline.artifacts(job) / project_dir / "dist" / "wheelhouse", "house")
+
+
+def _import_in(venv: Path, code: str, cwd: Path) -> str:
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_a_uv_workspace_member_packs_from_the_workspace_lock_with_the_jobs_python(
+    pipeline: PipelineRun, tmp_path: Path
+) -> None:
+    """project_dir is a member; uv.lock is at the workspace root, whose .python-version names 3.14: the job exports
+    the member's locked pins with its own python3, downloads no interpreter, and packs the member it depends on."""
+    house = _house(pipeline, MEMBER_JOB, "ws/svc")
+    assert "pins from uv.lock (workspace ws, member svc)" in house.log()
+    root = _unpacked(house, tmp_path, "house")
+    manifest = json.loads((root / "wheelhouse.json").read_text())
+    assert manifest["wheels"] == [
+        "greet-0.2.0-py3-none-any.whl",
+        "six-1.17.0-py2.py3-none-any.whl",
+        "svc-0.3.0-py3-none-any.whl",
+    ]
+    locked = tomllib.loads((pipeline.repo / "ws" / "uv.lock").read_text())
+    six = next(p for p in locked["package"] if p["name"] == "six")
+    pinned = (root / "requirements.txt").read_text()
+    assert pinned.startswith(f"six=={six['version']} --hash=")
+    assert six["wheels"][0]["hash"] in pinned
+    assert not any((pipeline.repo.parent / "uv-pythons").iterdir()), "uv downloaded an interpreter"
+
+    venv = tmp_path / "venv"
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "run").mkdir()
+    assert _import_in(venv, "import svc; print(svc.banner())", tmp_path / "run") == "hello, svc"
+
+
+def test_a_package_without_dependencies_packs_just_its_own_wheel(pipeline: PipelineRun, tmp_path: Path) -> None:
+    house = _house(pipeline, NO_DEPS_JOB, "ws/greet")
+    root = _unpacked(house, tmp_path, "house")
+    assert [p.name for p in (root / "wheels").iterdir()] == ["greet-0.2.0-py3-none-any.whl"]
+    assert (root / "requirements.txt").read_text() == ""
+    venv = tmp_path / "venv"
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "run").mkdir()
+    assert _import_in(venv, "import greet; print(greet.hello('x'))", tmp_path / "run") == "hello, x"
+
+
+def test_an_application_folder_ships_its_source_without_ci_container_or_cache_files(
+    pipeline: PipelineRun, tmp_path: Path
+) -> None:
+    house = _house(pipeline, SOURCE_JOB, "srcapp")
+    assert "the project goes in as source" in house.log()
+    root = _unpacked(house, tmp_path, "house")
+    shipped = sorted(p.relative_to(root / "project").as_posix() for p in (root / "project").rglob("*") if p.is_file())
+    assert shipped == [
+        "app/__init__.py",
+        "app/main.py",
+        "gunicorn.conf.py",
+        "pyproject.toml",
+        "requirements.txt",
+        "tests/test_main.py",
+    ]
+    venv = tmp_path / "venv"
+    done = _offline(["sh", str(root / "install.sh"), str(venv)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "run").mkdir()
+    where = _import_in(venv, "from app.main import where; print(where())", tmp_path / "run")
+    assert where == str(venv / "project" / "app")

@@ -181,26 +181,6 @@ def test_service_hook_not_started_when_the_pipeline_does_not_need_it(project: Pa
     assert not (tmp_path / "repo-services" / "local_registry").exists()
 
 
-@pytest.mark.parametrize(
-    ("tag", "status"),
-    [("1.2.3", "PASS"), ("2.0.0-rc.1", "PASS"), ("v1.2.3", "FAIL"), ("2.0.0rc1", "FAIL"), ("1.2.3-foo", "FAIL")],
-)
-def test_catalog_release_job_checks_semver(tmp_path: Path, tag: str, status: str) -> None:
-    """The real release job on a tag pipeline: the Catalog takes X.Y.Z[-pre][+build] only, no `v`; and the tag must be
-    a release tag as the components read services' tags (no other pre-release label, no PEP 440 spelling)."""
-    result = run_local_pipeline(
-        ROOT, tag=tag, jobs=["release-catalog"], workdir=tmp_path / "repo", reports_dir=tmp_path / "r", echo=False
-    )
-    assert [(j.name, j.status) for j in result.jobs] == [("release-catalog", status)]
-    log = (tmp_path / "r" / "release-catalog" / "job.log").read_text()
-    if status == "PASS":
-        assert f"publishing python-ci {tag}" in log
-    elif tag == "1.2.3-foo":  # SemVer, but not a release tag by the rule the components use (release_tags.sh)
-        assert f"release-tags: git tag '{tag}' is not a release tag" in log
-    else:
-        assert f"tag '{tag}' is not a semantic version" in log
-
-
 # A hook that cannot run here (exit 2 with its reason, as local_registry does without root or buildah).
 HOOK_CANNOT_RUN = """\
 import sys

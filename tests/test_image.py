@@ -245,14 +245,15 @@ def test_pre_release_gets_only_its_own_tag(local: Infra, release: Release, tmp_p
     assert not {"6", "6.0", "6.0.0"} & tags
 
 
-@pytest.mark.parametrize(
-    ("git_tag", "inputs", "promoted", "not_promoted"),
-    [
-        ("6.1.0rc1", {}, {"6.1.0rc1"}, {"6", "6.1", "6.1.0"}),  # a PEP 440 pre-release, as the version job reads it
-        ("7.0.0", {"latest": False}, {"7.0.0", "7.0", "7"}, set()),  # the X.Y.Z scheme, without a `v`
-        ("api/v8.0.0", {"tag_prefix": "api/v", "latest": False}, {"8.0.0", "8.0", "8"}, set()),
-    ],
-)
+# (git tag, image-push inputs, image tags made, image tags not made)
+SCHEMES: list[tuple[str, dict[str, object], set[str], set[str]]] = [
+    ("6.1.0rc1", {}, {"6.1.0rc1"}, {"6", "6.1", "6.1.0"}),  # a PEP 440 pre-release, as the version job reads it
+    ("7.0.0", {"latest": False}, {"7.0.0", "7.0", "7"}, set()),  # the X.Y.Z scheme, without a `v`
+    ("api/v8.0.0", {"tag_prefix": "api/v", "latest": False}, {"8.0.0", "8.0", "8"}, set()),
+]
+
+
+@pytest.mark.parametrize(("git_tag", "inputs", "promoted", "not_promoted"), SCHEMES)
 def test_both_tag_schemes_are_promoted(
     local: Infra,
     release: Release,

@@ -26,7 +26,7 @@ _VERSION = re.compile(VERSION_ERE)
 DEFAULT_PREFIX = "v?"
 
 
-@dataclass(frozen=True, order=False)
+@dataclass(frozen=True)
 class Release:
     """A release (or pre-release) version X.Y.Z[{a|b|rc}N], the only kind a release tag names."""
 

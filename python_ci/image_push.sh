@@ -26,20 +26,12 @@ printf '%s\n' "$target" | grep -Eqx "$repo_re" || fail "target image '$target' i
 [ -z "$want_digest" ] || printf '%s\n' "$want_digest" | grep -Eqx 'sha256:[a-f0-9]{64}' \
   || fail "source digest '$want_digest' is not sha256:<64 hex>"
 
-# Release tags: vX.Y.Z -> X.Y.Z, X.Y, X (+ latest); a pre-release only itself; the default branch its tag.
+# Release tags: v1.4.2 -> 1.4.2, 1.4, 1 (+ latest); a pre-release only itself (2.0.0-rc.1, 2.0.0rc1); the default
+# branch its tag. Which tags are releases is the version component's rule (release_tags.sh, beside this script).
 tags=""
 if [ -n "${CI_COMMIT_TAG:-}" ]; then
-  v="${CI_COMMIT_TAG#v}"
-  core='(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)'
-  if printf '%s\n' "$v" | grep -Eqx "$core"; then
-    major="${v%%.*}"; rest="${v#*.}"; minor="${rest%%.*}"
-    tags="$v $major.$minor $major"
-    if [ "$IMAGE_PUSH_LATEST" = true ]; then tags="$tags latest"; fi
-  elif printf '%s\n' "$v" | grep -Eqx "$core-[0-9A-Za-z.-]+" && printf '%s\n' "$v" | grep -Eqx "$tag_re"; then
-    tags="$v"
-  else
-    fail "git tag '$CI_COMMIT_TAG' is not a semantic version vX.Y.Z[-pre]; nothing was promoted"
-  fi
+  tags="$(sh "$(dirname "$0")/release_tags.sh" "$CI_COMMIT_TAG" "$IMAGE_PUSH_TAG_PREFIX" "$IMAGE_PUSH_LATEST" 2>/dev/null)" \
+    || fail "git tag '$CI_COMMIT_TAG' is not a release tag (X.Y.Z[-pre] after '$IMAGE_PUSH_TAG_PREFIX'); nothing was promoted"
 elif [ -n "${CI_COMMIT_BRANCH:-}" ] && [ "$CI_COMMIT_BRANCH" = "${CI_DEFAULT_BRANCH:-}" ]; then
   tags="$IMAGE_PUSH_DEFAULT_BRANCH_TAG"
 fi

@@ -22,6 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from python_ci.tags import parse_tag
+
 ROOT = Path(__file__).resolve().parent.parent
 CHANGELOG = ROOT / "CHANGELOG.md"
 # semver.org's recommended pattern, anchored; no leading `v`.
@@ -124,6 +126,11 @@ def notes(text: str, tag: str) -> str:
     semantic version, the changelog is not in form, or the section is missing or empty."""
     if SEMVER.fullmatch(tag) is None:
         raise ReleaseNotesError(f"tag '{tag}' is not a semantic version X.Y.Z (no 'v'): the CI/CD Catalog refuses it")
+    if parse_tag(tag, prefix="") is None:
+        # SemVer, but not what the components take for a release tag (python_ci/tags.py): `-foo`, `+build`.
+        raise ReleaseNotesError(
+            f"tag '{tag}' is not a release tag as the components read them: X.Y.Z, X.Y.Z-rc.N, -beta.N, -alpha.N"
+        )
     sections, problems = parse(text)
     if problems:
         raise ReleaseNotesError("CHANGELOG.md is not in Keep a Changelog form: " + "; ".join(problems))

@@ -245,10 +245,36 @@ def test_pre_release_gets_only_its_own_tag(local: Infra, release: Release, tmp_p
     assert not {"6", "6.0", "6.0.0"} & tags
 
 
+# (git tag, image-push inputs, image tags made, image tags not made)
+SCHEMES: list[tuple[str, dict[str, object], set[str], set[str]]] = [
+    ("6.1.0rc1", {}, {"6.1.0rc1"}, {"6", "6.1", "6.1.0"}),  # a PEP 440 pre-release, as the version job reads it
+    ("7.0.0", {"latest": False}, {"7.0.0", "7.0", "7"}, set()),  # the X.Y.Z scheme, without a `v`
+    ("api/v8.0.0", {"tag_prefix": "api/v", "latest": False}, {"8.0.0", "8.0", "8"}, set()),
+]
+
+
+@pytest.mark.parametrize(("git_tag", "inputs", "promoted", "not_promoted"), SCHEMES)
+def test_both_tag_schemes_are_promoted(
+    local: Infra,
+    release: Release,
+    tmp_path: Path,
+    git_tag: str,
+    inputs: dict[str, object],
+    promoted: set[str],
+    not_promoted: set[str],
+) -> None:
+    variables = {**_source(release), "CI_COMMIT_TAG": git_tag}
+    run = _promote(local, tmp_path, variables=variables, mirror_image="", **inputs)
+    assert run.statuses == {"image-push": "PASS"}, run.output
+    tags = _tags(local.registry, "python-ci/catalog")
+    assert promoted <= tags
+    assert not not_promoted & tags
+
+
 def test_non_semver_git_tag_is_refused(local: Infra, release: Release, tmp_path: Path) -> None:
     run = _promote(local, tmp_path, variables={**_source(release), "CI_COMMIT_TAG": "release-7"}, mirror_image="")
     assert run.statuses == {"image-push": "FAIL"}
-    _one_line(run, "image-push", "is not a semantic version")
+    _one_line(run, "image-push", "is not a release tag")
 
 
 def test_wrong_password_fails_and_creates_no_tag(local: Infra, release: Release, tmp_path: Path) -> None:

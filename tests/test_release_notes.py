@@ -49,6 +49,10 @@ def test_the_tag_section_is_the_description() -> None:
         ("1.1", "tag '1.1' is not a semantic version"),
         ("1.2.0", "CHANGELOG.md has no `## [1.2.0] - YYYY-MM-DD` section"),
         ("Unreleased", "is not a semantic version"),
+        # SemVer, but not a release tag by the components' rule (python_ci/tags.py), nor a PEP 440 spelling.
+        ("1.1.0-foo", "tag '1.1.0-foo' is not a release tag as the components read them"),
+        ("1.1.0+build.1", "is not a release tag as the components read them"),
+        ("1.1.0rc1", "is not a semantic version"),
     ],
 )
 def test_no_notes_without_a_semver_tag_and_its_section(tag: str, message: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +31,13 @@ class Result:
         return [line for line in self.stderr.splitlines() if line.startswith(f"{prefix}: ")]
 
 
-def run_script(name: str, env: Mapping[str, str], cwd: Path, timeout: float = 300) -> Result:
-    """Run `python_ci/<name>.sh` in `cwd` with exactly `env` (plus HOME=`cwd` when absent)."""
+def run_script(
+    name: str, env: Mapping[str, str], cwd: Path, timeout: float = 300, wrapper: Sequence[str] = ()
+) -> Result:
+    """Run `python_ci/<name>.sh` in `cwd` with exactly `env` (plus HOME=`cwd` when absent), under the command
+    `wrapper` when given (e.g. tests.python_ci.unprivileged)."""
     done = subprocess.run(
-        ["sh", str(LIBRARY / f"{name}.sh")],
+        [*wrapper, "sh", str(LIBRARY / f"{name}.sh")],
         env={"HOME": str(cwd), **env},
         cwd=cwd,
         capture_output=True,

@@ -7,12 +7,14 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scripts import local_registry as infra
+from tests.engine import ROOT
 from tests.python_ci.fault_proxy import FaultProxy
 from tests.python_ci.shell_support import Result, calls, host_path, recorder, run_script, tool_dir
 
@@ -161,6 +163,37 @@ def test_a_missing_base_image_fails_with_one_line(registry: infra.Registry, proj
     assert "no-base" not in _tags(registry, "python-ci/tiny")
 
 
+# --- real buildah as an unprivileged container's root (tests/python_ci/unprivileged.py) -------------------------
+
+UNPRIVILEGED = [sys.executable, "-m", "tests.python_ci.unprivileged"]
+
+
+@needs_registry
+def test_an_unprivileged_container_fails_at_once_saying_what_to_grant(
+    registry: infra.Registry, project: Path, storage: Path
+) -> None:
+    # No CAP_SYS_ADMIN and a seccomp filter refusing new namespaces: Docker's and Kubernetes' default container.
+    env = {**_real_env(registry, storage, IMAGE_BUILD_TAG="unprivileged"), "PYTHONPATH": str(ROOT)}
+    result = run_script("image_build", env, project, wrapper=UNPRIVILEGED)
+    assert result.returncode == 1
+    assert "Error during unshare(CLONE_NEWUSER): Operation not permitted" in result.stderr  # buildah's own words
+    line = _one_line(result, "unshare(CLONE_NEWUSER)")
+    for grant in ("privileged = true", 'cap_add = ["SYS_ADMIN"]', "seccomp=unconfined"):
+        assert grant in line
+    assert len(result.lines("image-build")) == 1  # neither a login failure nor a retry
+    assert "unprivileged" not in _tags(registry, "python-ci/tiny")
+
+
+@needs_registry
+def test_seccomp_unconfined_without_cap_sys_admin_builds_with_vfs(
+    registry: infra.Registry, project: Path, storage: Path
+) -> None:
+    env = {**_real_env(registry, storage, IMAGE_BUILD_TAG="unconfined"), "PYTHONPATH": str(ROOT)}
+    result = run_script("image_build", env, project, wrapper=[*UNPRIVILEGED, "--seccomp-unconfined"])
+    assert result.returncode == 0, result.stderr
+    assert "unconfined" in _tags(registry, "python-ci/tiny")
+
+
 # --- a recording buildah: the command line, and errors this host cannot produce --------------------------------
 
 
@@ -209,7 +242,7 @@ def test_the_command_line_carries_every_input(tmp_path: Path, project: Path) -> 
     assert (project / "image-build.env").read_text().startswith(f"IMAGE_REF={ref}\n")
 
 
-def test_an_unprivileged_container_fails_at_once_saying_what_to_grant(tmp_path: Path, project: Path) -> None:
+def test_the_unshare_error_is_recognised_in_the_probe_and_never_retried(tmp_path: Path, project: Path) -> None:
     # What buildah 1.28 prints as root without CAP_SYS_ADMIN under Docker's default seccomp profile.
     log = tmp_path / "buildah.log"
     unshare = "Error during unshare(CLONE_NEWUSER): Operation not permitted"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 
 class JobError(Exception):
@@ -43,6 +45,45 @@ def flag(name: str, default: bool = False) -> bool:
 def words(value: str) -> list[str]:
     """Split a space-separated input into items, never globbing or evaluating anything: `"a  b"` -> `["a", "b"]`."""
     return value.split()
+
+
+def as_list(value: object) -> list[object]:
+    """`value` when it is a list (from parsed JSON or TOML), else []: typed access to data of unknown shape."""
+    return cast("list[object]", value) if isinstance(value, list) else []
+
+
+def as_dict(value: object) -> dict[str, object]:
+    """`value` when it is a table/object (from parsed JSON or TOML), else {}."""
+    return cast("dict[str, object]", value) if isinstance(value, dict) else {}
+
+
+def array(name: str) -> list[str]:
+    """An array input passed through the job variable `name`, as `<label>=<array>` (a component writes e.g.
+    `PYCI_PATHS: "paths=<the paths input>"`: inside a longer string GitLab renders the array with Ruby's
+    `inspect`, gitlab-ci-local as JSON; both read as JSON for plain strings). Each item is one argument, never split
+    or evaluated. Unset, empty or `[]`: [].
+
+    Raises JobError when the value holds no array of strings, numbers or booleans."""
+    text = variable(name, "")
+    start = text.find("[")
+    if start < 0:
+        if text.partition("=")[2].strip():
+            raise JobError(f"{name} is not an array: {text!r}")
+        return []
+    body = text[start:]
+    parsed: object
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        # Ruby's inspect escapes `#{`, `#$`, `#@` and ESC in ways JSON does not.
+        try:
+            parsed = json.loads(body.replace("\\#", "#").replace("\\e", "\\u001b"))
+        except ValueError:
+            parsed = None
+    items = as_list(parsed)
+    if not isinstance(parsed, list) or not all(isinstance(item, str | int | float | bool) for item in items):
+        raise JobError(f"{name} is not an array of words: {body!r}")
+    return [json.dumps(item) if isinstance(item, bool) else str(item) for item in items]
 
 
 def checkout_root() -> Path:

@@ -40,7 +40,7 @@ last_line() { grep -v '^[[:space:]]*$' "$1" | tail -n 1; }
 classify() {
   if grep -Eqi 'unshare\(CLONE_NEW|CLONE_NEWUSER|cannot re-exec process' "$1"; then
     echo privilege
-  elif grep -Eqi 'unauthorized|authentication required|invalid username/password|denied: |access denied' "$1"; then
+  elif grep -Eqi 'unauthorized|authentication required|invalid username/password|denied: |access denied|insufficient_scope' "$1"; then
     echo auth
   elif grep -Eqi 'manifest unknown|name unknown|repository name not known' "$1"; then
     echo unknown

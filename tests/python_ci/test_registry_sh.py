@@ -17,6 +17,7 @@ SAMPLES = [
     ("auth", 'Error: logging into "127.0.0.1:5000": invalid username/password'),
     ("auth", "Error: writing manifest: unauthorized: authentication required"),
     ("auth", "denied: requested access to the resource is denied"),
+    ("auth", "writing manifest: insufficient_scope: authorization failed"),
     ("unknown", "reading manifest nope in 127.0.0.1:5000/app: manifest unknown: manifest unknown"),
     ("unknown", "Error: initializing source docker://127.0.0.1:5000/nope:1: name unknown: repository name not known"),
     ("tls", "pinging container registry r.example: Get https://r.example/v2/: x509: certificate signed by unknown"),

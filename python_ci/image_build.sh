@@ -4,49 +4,38 @@
 # Runs in the buildah image (no Python), from the project directory. Inputs arrive as IMAGE_BUILD_* variables
 # (templates/image-build.yml); BUILD_* from the version component's dotenv stamp the labels and build args.
 set -eu
-say() { printf 'image-build: %s\n' "$*" >&2; }
+JOB="image-build"
+RETRIES="$IMAGE_BUILD_RETRIES"
+RETRY_DELAY="$IMAGE_BUILD_RETRY_DELAY"
+NOTHING_DONE="nothing was pushed"
+# shellcheck source=python_ci/registry.sh
+. "${0%/*}/registry.sh"
+require_tools buildah grep tr tee mktemp date
+whole_numbers "$RETRIES" "$RETRY_DELAY"
 image="$IMAGE_BUILD_IMAGE_NAME"
 tag="$IMAGE_BUILD_TAG"
 # Values come from CI/CD variables at run time, so check them again after expansion.
 printf '%s\n' "$image" | grep -Eqx '[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+' \
-  || { say "image name '$image' is not host[:port]/path in lower case"; exit 1; }
+  || fail "image name '$image' is not host[:port]/path in lower case"
 printf '%s\n' "$tag" | grep -Eqx '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}' \
-  || { say "tag '$tag' is not a valid image tag"; exit 1; }
+  || fail "tag '$tag' is not a valid image tag"
 registry="${image%%/*}"
 ref="$image:$tag"
 tls="--tls-verify=$IMAGE_BUILD_TLS_VERIFY"
-work="$(mktemp -d)"
+WORK="$(mktemp -d)"
+work="$WORK"
 trap 'rm -rf "$work"' EXIT
 # A private auth file: credentials never reach a command line, and parallel jobs never share one.
 export REGISTRY_AUTH_FILE="$work/auth.json"
 buildah() { command buildah --storage-driver "$IMAGE_BUILD_STORAGE_DRIVER" "$@"; }
 
-# Whole numbers only: they go through shell arithmetic, which must never see an expression.
-for number in "$IMAGE_BUILD_RETRIES" "$IMAGE_BUILD_RETRY_DELAY"; do
-  case "$number" in
-    '' | *[!0-9]*) say "retries and retry_delay must be whole numbers, not '$number'"; exit 1 ;;
-  esac
-done
-# attempt WHAT STDIN CMD...: run CMD (stdin from the file STDIN), retrying transient registry errors with
-# backoff; refused credentials and unknown images fail at once with one line.
-attempt() {
-  what="$1"; input="$2"; shift 2; n=1; delay="$IMAGE_BUILD_RETRY_DELAY"
-  while :; do
-    if "$@" <"$input" >"$work/out" 2>&1; then cat "$work/out"; return 0; fi
-    cat "$work/out" >&2
-    if grep -Eqi 'unauthorized|authentication required|invalid username/password|denied' "$work/out"; then
-      say "$what: the registry refused the credentials; nothing was pushed"; return 1
-    fi
-    if grep -Eqi 'manifest unknown|name unknown' "$work/out"; then
-      say "$what: not found in the registry; nothing was pushed"; return 1
-    fi
-    if [ "$n" -ge "$IMAGE_BUILD_RETRIES" ]; then
-      say "$what: failed after $n attempts: $(grep -v '^[[:space:]]*$' "$work/out" | tail -n 1)"; return 1
-    fi
-    say "$what: attempt $n failed, retrying in ${delay}s"
-    sleep "$delay"; n=$((n + 1)); delay=$((delay * 2))
-  done
-}
+# Probe: buildah as root without CAP_SYS_ADMIN re-executes itself in a user namespace, which an unprivileged
+# container's seccomp profile forbids. Say so once, before a login or build could report it as something else.
+if ! buildah info >"$work/probe" 2>&1; then
+  cat "$work/probe" >&2
+  if [ "$(classify "$work/probe")" = privilege ]; then fail "$(privilege_hint)"; fi
+  fail "buildah cannot start: $(last_line "$work/probe")"
+fi
 
 if [ -n "${CI_REGISTRY_PASSWORD:-}" ]; then
   printf '%s' "$CI_REGISTRY_PASSWORD" > "$work/password"
@@ -74,15 +63,15 @@ if [ "$IMAGE_BUILD_LAYER_CACHE" = true ]; then
 fi
 ca="$IMAGE_BUILD_CA_BUNDLE"
 if [ -n "$ca" ]; then
-  case "$ca" in *[:,]*) say "ca_bundle '$ca' must not contain ':' or ','"; exit 1 ;; esac
-  [ -f "$ca" ] || { say "ca_bundle '$ca' is not a file"; exit 1; }
+  case "$ca" in *[:,]*) fail "ca_bundle '$ca' must not contain ':' or ','" ;; esac
+  [ -f "$ca" ] || fail "ca_bundle '$ca' is not a file"
   set -- "$@" --volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro"
 fi
 set -f  # items are words, never globs
 for item in $(printf '%s' "${IMAGE_BUILD_ARGS#build_args=}" | tr -d '[]"' | tr ',' ' '); do
   name="${item%%=*}"
   printf '%s\n' "$name" | grep -Eqx '[A-Za-z_][A-Za-z0-9_]*' \
-    || { say "build_args item '$item' is not NAME or NAME=VALUE"; exit 1; }
+    || fail "build_args item '$item' is not NAME or NAME=VALUE"
   if [ "$name" != "$item" ]; then set -- "$@" --build-arg "$item"
   elif eval "[ -n \"\${$name+set}\" ]"; then eval "set -- \"\$@\" --build-arg \"$name=\${$name}\""
   fi
@@ -94,16 +83,17 @@ started="$(date +%s)"
 # tee keeps the log live; the exit status travels through a file because a POSIX pipeline drops it.
 { if buildah build "$@" "$IMAGE_BUILD_CONTEXT"; then rc=0; else rc=$?; fi; echo "$rc" > "$work/rc"; } 2>&1 \
   | tee "$work/build.log"
+# A failed build is never retried here: buildah already retried its pulls (--retry), and what is left (a bad
+# Dockerfile, a failing RUN step, a missing base image, missing privileges) fails the same way again.
 if [ "$(cat "$work/rc")" != 0 ]; then
-  if grep -Eqi 'manifest unknown|name unknown' "$work/build.log"; then
-    missing="$(grep -Ei 'manifest unknown|name unknown' "$work/build.log" | tail -n 1)"
-    say "a base image named in FROM was not found, nothing was pushed: $missing"
-  elif grep -Eqi 'unauthorized|authentication required' "$work/build.log"; then
-    say "the registry refused the credentials while pulling a base image"
-  else
-    say "buildah build failed: $(grep -v '^[[:space:]]*$' "$work/build.log" | tail -n 1)"
-  fi
-  exit 1
+  case "$(classify "$work/build.log")" in
+    privilege) fail "$(privilege_hint)" ;;
+    unknown)
+      missing="$(grep -Ei 'manifest unknown|name unknown|repository name not known' "$work/build.log" | tail -n 1)"
+      fail "a base image named in FROM was not found, nothing was pushed: $missing" ;;
+    auth) fail "the registry refused the credentials while pulling a base image; nothing was pushed" ;;
+    *) fail "buildah build failed, nothing was pushed: $(last_line "$work/build.log")" ;;
+  esac
 fi
 built="$(date +%s)"
 attempt "push $ref" /dev/null buildah push "$tls" --retry 0 --digestfile "$work/digest" "$ref" "docker://$ref"

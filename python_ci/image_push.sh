@@ -5,8 +5,14 @@
 # Runs in the skopeo image (no Python, no checkout). Inputs arrive as IMAGE_PUSH_* variables
 # (templates/image-push.yml); IMAGE_REF, IMAGE_NAME and IMAGE_DIGEST come from image-build's dotenv.
 set -eu
-say() { printf 'image-push: %s\n' "$*" >&2; }
-fail() { say "$*"; exit 1; }
+JOB="image-push"
+RETRIES="$IMAGE_PUSH_RETRIES"
+RETRY_DELAY="$IMAGE_PUSH_RETRY_DELAY"
+NOTHING_DONE="no tag was created or moved"
+# shellcheck source=python_ci/registry.sh
+. "${0%/*}/registry.sh"
+require_tools skopeo grep sort mktemp
+whole_numbers "$RETRIES" "$RETRY_DELAY"
 repo_re='[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+'
 tag_re='[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
 source="$IMAGE_PUSH_SOURCE"
@@ -37,36 +43,13 @@ elif [ -n "${CI_COMMIT_BRANCH:-}" ] && [ "$CI_COMMIT_BRANCH" = "${CI_DEFAULT_BRA
 fi
 if [ -z "$tags" ]; then say "no release tag for this ref; nothing to promote"; exit 0; fi
 
-work="$(mktemp -d)"
+WORK="$(mktemp -d)"
+work="$WORK"
 trap 'rm -rf "$work"' EXIT
 auth="$work/auth.json"  # credentials reach skopeo only through stdin and this file
 src_tls="$IMAGE_PUSH_TLS_VERIFY"
 mirror_tls="$IMAGE_PUSH_MIRROR_TLS_VERIFY"
 
-# Whole numbers only: they go through shell arithmetic, which must never see an expression.
-for number in "$IMAGE_PUSH_RETRIES" "$IMAGE_PUSH_RETRY_DELAY"; do
-  case "$number" in '' | *[!0-9]*) fail "retries and retry_delay must be whole numbers, not '$number'" ;; esac
-done
-# attempt WHAT STDIN CMD...: run CMD (stdin from the file STDIN), retrying transient registry errors with
-# backoff; refused credentials and unknown images fail at once with one line.
-attempt() {
-  what="$1"; input="$2"; shift 2; n=1; delay="$IMAGE_PUSH_RETRY_DELAY"
-  while :; do
-    if "$@" <"$input" >"$work/out" 2>&1; then cat "$work/out"; return 0; fi
-    cat "$work/out" >&2
-    if grep -Eqi 'unauthorized|authentication required|invalid username/password|denied' "$work/out"; then
-      fail "$what: the registry refused the credentials; no tag was created or moved"
-    fi
-    if grep -Eqi 'manifest unknown|name unknown' "$work/out"; then
-      fail "$what: not found in the registry; no tag was created or moved"
-    fi
-    if [ "$n" -ge "$IMAGE_PUSH_RETRIES" ]; then
-      fail "$what: failed after $n attempts: $(grep -v '^[[:space:]]*$' "$work/out" | tail -n 1)"
-    fi
-    say "$what: attempt $n failed, retrying in ${delay}s"
-    sleep "$delay"; n=$((n + 1)); delay=$((delay * 2))
-  done
-}
 login() {  # login HOST TLS_VERIFY USER PASSWORD
   printf '%s' "$4" > "$work/password"
   attempt "login to $1" "$work/password" \
@@ -104,18 +87,26 @@ if [ -n "$want_digest" ] && [ "$digest" != "$want_digest" ]; then
 fi
 say "promoting $src_name@$digest as: $tags"
 
+# Stage, then tag. First the image (blobs and manifest) reaches every destination repository by digest: the long
+# transfer that a network or registry failure interrupts, and a manifest pushed by digest creates no tag. Only
+# when every destination holds it are the tags moved: manifest-only copies inside one repository, each checked.
+for dest in "$target" $mirror; do
+  if [ "$dest" = "$target" ]; then dest_tls="$src_tls"; else dest_tls="$mirror_tls"; fi
+  attempt "copy to $dest@$digest" /dev/null skopeo copy --quiet --all --preserve-digests --authfile "$auth" \
+    "--src-tls-verify=$src_tls" "--dest-tls-verify=$dest_tls" "docker://$src_name@$digest" "docker://$dest@$digest"
+done
 promoted=""
 for dest in "$target" $mirror; do
   if [ "$dest" = "$target" ]; then dest_tls="$src_tls"; else dest_tls="$mirror_tls"; fi
   for tag in $tags; do
-    attempt "copy to $dest:$tag" /dev/null skopeo copy --quiet --all --preserve-digests --authfile "$auth" \
-      "--src-tls-verify=$src_tls" "--dest-tls-verify=$dest_tls" \
-      "docker://$src_name@$digest" "docker://$dest:$tag"
+    attempt "tag $dest:$tag" /dev/null skopeo copy --quiet --all --preserve-digests --authfile "$auth" \
+      "--src-tls-verify=$dest_tls" "--dest-tls-verify=$dest_tls" "docker://$dest@$digest" "docker://$dest:$tag"
     attempt "check $dest:$tag" /dev/null skopeo inspect --raw --authfile "$auth" "--tls-verify=$dest_tls" \
       "docker://$dest:$tag" > "$work/copied.json"
     [ "$(skopeo manifest-digest "$work/copied.json")" = "$digest" ] || fail "$dest:$tag does not have $digest"
     say "$dest:$tag -> $digest"
     promoted="$promoted $dest:$tag"
+    NOTHING_DONE="moved so far:$promoted (re-run the job to move the rest)"
   done
 done
 printf 'PROMOTED_DIGEST=%s\nPROMOTED_REFS=%s\n' "$digest" "${promoted# }" > image-push.env

@@ -28,6 +28,7 @@ from scripts.validate import (
     component_name,
     component_paths,
     find_component,
+    item_regex,
     load_document,
 )
 
@@ -77,6 +78,8 @@ def input_table(doc: Document) -> str:
             allowed = ", ".join(_value(o) for o in spec["options"])
         elif isinstance(spec.get("regex"), str):
             allowed = f"regex {_code(spec['regex'])}"
+        elif (items := item_regex(spec)) is not None:
+            allowed = f"each item: regex {_code(items)} (GitLab cannot check array items: the validator does)"
         rows.append(f"| `{name}` | {kind} | {default} | {description} | {allowed} |")
     return "\n".join(rows)
 

@@ -317,3 +317,70 @@ def test_null_default_means_optional(tmp_path: Path) -> None:
         '---\njob:\n  script:\n    - echo "tag=$[[ inputs.tag ]]"\n'
     )
     assert validate_path(component) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Python versions: any 3.N with N >= 11 (a new CPython needs no catalogue release), typos refused; array items of
+# `python_versions` one by one, by the rule in the input's description (GitLab has no regex for arrays)
+
+PY_COMPONENTS = ["ruff", "mypy", "pyright", "version"]
+
+
+def _py_pipeline(tmp_path: Path, body: str) -> list[str]:
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n" + body)
+    return validate_path(path)
+
+
+@pytest.mark.parametrize("component", PY_COMPONENTS)
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("3.11", True),
+        ("3.15", True),
+        ("3.27", True),
+        ("3.10", False),
+        ("3.9", False),
+        ("3.1", False),
+        ("3.x", False),
+        ("31.2", False),
+        ("3.12.1", False),
+        ("", False),
+    ],
+)
+def test_python_version_accepts_any_supported_cpython(
+    tmp_path: Path, component: str, value: str, accepted: bool
+) -> None:
+    extra = "\n      output_dir: app" if component == "version" else ""
+    problems = _py_pipeline(
+        tmp_path,
+        f"  - component: $CI_SERVER_FQDN/python-ci/catalog/{component}@1.0.0\n"
+        f'    inputs:\n      python_version: "{value}"{extra}\n',
+    )
+    if accepted:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert f'`python_version` input: value "{value}" does not match the required regex' in problem
+
+
+@pytest.mark.parametrize("component", ["pytest", "wheelhouse"])
+def test_python_versions_items_are_checked_one_by_one(tmp_path: Path, component: str) -> None:
+    include = f"  - component: $CI_SERVER_FQDN/python-ci/catalog/{component}@1.0.0\n    inputs:\n"
+    assert _py_pipeline(tmp_path, include + '      python_versions: ["3.11", "3.14", "3.20"]\n') == []
+    problems = _py_pipeline(tmp_path, include + '      python_versions: ["3.12", "3.x", "3.1"]\n')
+    assert [p.split(": ", 2)[2] for p in problems] == [
+        '`python_versions` input: value item 2 "3.x" does not match the per-item rule ^3\\.(1[1-9]|[2-9][0-9])$',
+        '`python_versions` input: value item 3 "3.1" does not match the per-item rule ^3\\.(1[1-9]|[2-9][0-9])$',
+    ]
+
+
+def test_a_bad_per_item_rule_is_a_component_problem(tmp_path: Path) -> None:
+    component = tmp_path / "c.yml"
+    component.write_text(
+        "spec:\n  inputs:\n    versions:\n      description: Versions. Each item must match `^3\\.(?=1)`.\n"
+        '      type: array\n      default: ["3.12"]\n---\njob:\n  script: [echo]\n'
+        "  parallel:\n    matrix:\n      - V: $[[ inputs.versions ]]\n"
+    )
+    (problem,) = validate_path(component)
+    assert "spec.inputs.versions.description: lookahead" in problem

@@ -164,7 +164,7 @@ def required(changes: list[Change]) -> Level:
 def _inputs_of(text: str, where: str) -> dict[str, dict[str, Any]]:
     """A component file's inputs (name -> spec) from its text, read the way validate.load_document reads it."""
     try:
-        docs = list(yaml.load_all(text, Loader=validate.Loader))
+        docs = list(yaml.load_all(text, Loader=validate.GitLabLoader))
     except yaml.YAMLError as exc:
         raise CompatError(f"{where}: invalid YAML: {exc}") from exc
     header = docs[0] if len(docs) > 1 and validate.is_map(docs[0]) else {}

@@ -88,7 +88,7 @@ def as_map(value: object) -> dict[str, Any]:
     return value if is_map(value) else {}
 
 
-class _Loader(yaml.SafeLoader):
+class GitLabLoader(yaml.SafeLoader):
     """PyYAML's safe loader plus GitLab's `!reference [job, key]` tag (read as the list it holds)."""
 
 
@@ -98,8 +98,7 @@ def _construct_reference(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
     return loader.construct_sequence(node)
 
 
-_Loader.add_constructor("!reference", _construct_reference)
-Loader = _Loader
+GitLabLoader.add_constructor("!reference", _construct_reference)
 
 
 @functools.cache
@@ -135,7 +134,7 @@ class LoadError(Exception):
 def load_document(path: Path) -> Document:
     """Read `path` as GitLab does: one or two YAML documents, the first a `spec:` header when there are two."""
     try:
-        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
+        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=GitLabLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark is not None else "yaml"

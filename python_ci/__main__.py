@@ -10,6 +10,7 @@ from python_ci.job import JobError, check_python_version, say
 
 # command -> module: every module with a `main(argv) -> int` that a component calls.
 COMMANDS = {
+    "ci-lint": "python_ci.ci_lint",
     "ruff": "python_ci.ruff",
     "version": "python_ci.version",
 }

@@ -39,7 +39,7 @@ _MARKER = re.compile(r"^<!-- inputs: (?P<name>[A-Za-z0-9_.-]+) -->\s*$")
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Sections in the order a pipeline runs them; components not listed follow alphabetically.
-ORDER = ("version", "ruff", "mypy", "pyright", "pytest", "wheelhouse", "image-build", "image-push")
+ORDER = ("version", "ruff", "mypy", "pyright", "pytest", "wheelhouse", "image-build", "image-push", "ci-lint")
 SECTION_LEVEL = 3  # README: `## Components`, then one `###` per component
 
 

@@ -291,7 +291,20 @@ def _sample_values(spec: Mapping[str, Any]) -> list[Yaml]:
         compiled = re.compile(regex)
     except re.error:
         return []
-    candidates = ["sample", "sample-value", "Sample value 1", "1.0.0", "3.12", "src", ".", "a", "1", "0", ""]
+    candidates = [
+        "sample",
+        "sample-value",
+        "Sample value 1",
+        "1.0.0",
+        "3.12",
+        "src",
+        ".",
+        "a",
+        "1",
+        "0",
+        "",
+        "group/project",
+    ]
     return [c for c in candidates if c != default and compiled.search(c)][:1]
 
 
@@ -783,12 +796,15 @@ class _Includes:
             rendered: Yaml = None
             if "component" in entry:
                 rendered = self._component(path, where, entry)
-            elif isinstance(entry.get("local"), str) and "rules" not in entry:
+            elif isinstance(entry.get("local"), str):
+                if "rules" in entry:
+                    # Checked as if included: a file only tag pipelines include is still checked in a merge request.
+                    why = "checked as if its `rules` included it (whether they do is decided at pipeline creation)"
+                    self.report.skip(f"{where} (local: {entry['local']})", why)
                 rendered = self._local(path, where, str(entry["local"]))
             else:
-                kind = next((k for k in ("local", "remote", "project", "template") if k in entry), "include")
-                why = "its `rules` decide at pipeline creation" if "rules" in entry else "not a file of this checkout"
-                self.report.skip(f"{where} ({kind}: {entry.get(kind)})", why)
+                kind = next((k for k in ("remote", "project", "template") if k in entry), "include")
+                self.report.skip(f"{where} ({kind}: {entry.get(kind)})", "not a file of this checkout")
             if is_map(rendered):
                 self.config.update({k: v for k, v in rendered.items() if k != "include"})
             else:

@@ -29,7 +29,7 @@ def _body(text: str) -> dict[str, dict[str, object]]:
 
 
 def test_catalogue_has_every_component() -> None:
-    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse"}
+    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse", "ci-lint"}
     assert set(TEMPLATES) == expected
 
 

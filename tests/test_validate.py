@@ -384,3 +384,15 @@ def test_a_bad_per_item_rule_is_a_component_problem(tmp_path: Path) -> None:
     )
     (problem,) = validate_path(component)
     assert "spec.inputs.versions.description: lookahead" in problem
+
+
+def test_a_local_include_behind_rules_is_checked_as_if_included(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "release.yml").write_text("publish:\n  stage: deploy\n  needs: [wheel]\n  script: [x]\n")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n  - local: ci/release.yml\n    rules:\n      - if: $CI_COMMIT_TAG\n")
+    result = check_path(path)
+    assert [p.split(": ", 1)[1] for p in result.problems] == ["publish.needs: publish job: undefined need: wheel"]
+    (line,) = result.unchecked
+    assert "include[0] (local: ci/release.yml): checked as if its `rules` included it" in line

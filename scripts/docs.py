@@ -39,7 +39,18 @@ _MARKER = re.compile(r"^<!-- inputs: (?P<name>[A-Za-z0-9_.-]+) -->\s*$")
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Sections in the order a pipeline runs them; components not listed follow alphabetically.
-ORDER = ("version", "ruff", "mypy", "pyright", "pytest", "wheelhouse", "image-build", "image-push", "ci-lint")
+ORDER = (
+    "version",
+    "ruff",
+    "mypy",
+    "pyright",
+    "pytest",
+    "wheelhouse",
+    "image-build",
+    "image-push",
+    "python-service",
+    "ci-lint",
+)
 SECTION_LEVEL = 3  # README: `## Components`, then one `###` per component
 
 

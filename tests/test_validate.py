@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from scripts.validate import ROOT, Catalog, check_path, default_paths, main, validate_path
+from scripts.validate import (
+    ROOT,
+    Catalog,
+    check_path,
+    default_paths,
+    include_rules,
+    main,
+    validate_path,
+)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "components"
 
@@ -200,6 +208,9 @@ BROKEN_PIPELINES = {
     "input-missing.yml": ["include[0] (version).inputs: missing mandatory input `output_dir`"],
     "extends-unknown.yml": ["deploy.extends: deploy: unknown key in `extends` (.deploy-base)"],
     "local-missing.yml": ["include[0]: local file `ci/not-there.yml` does not exist"],
+    "whole-pipeline-needs.yml": [
+        "smoke.needs: smoke job: undefined need: pytest: [3.13] (job `pytest` creates: pytest: [3.11], pytest: [3.12])"
+    ],
 }
 
 
@@ -396,3 +407,28 @@ def test_a_local_include_behind_rules_is_checked_as_if_included(tmp_path: Path) 
     assert [p.split(": ", 1)[1] for p in result.problems] == ["publish.needs: publish job: undefined need: wheel"]
     (line,) = result.unchecked
     assert "include[0] (local: ci/release.yml): checked as if its `rules` included it" in line
+
+
+@pytest.mark.parametrize(
+    ("rules", "included"),
+    [
+        (None, True),
+        ([{"if": '"true" == "true"'}], True),
+        ([{"if": '"false" == "true"'}], False),
+        ([{"if": "'a' != 'b'", "when": "never"}], False),
+        ([{"if": '"x" == "y"'}, {"when": "always"}], True),
+        ([{"if": "$CI_COMMIT_TAG"}], None),
+        ([{"exists": ["Dockerfile"]}], None),
+    ],
+)
+def test_include_rules_that_inputs_decide(rules: object, included: bool | None) -> None:
+    assert include_rules(rules) is included
+
+
+def test_a_part_switched_off_adds_no_job(tmp_path: Path) -> None:
+    text = (PIPELINES / "whole-pipeline-needs.yml").read_text().replace('"pytest: [3.13]"', "image-build")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(text)
+    assert [p.split(": ", 1)[1] for p in validate_path(path)] == ["smoke.needs: smoke job: undefined need: image-build"]
+    path.write_text(text.replace("      image: false\n", ""))
+    assert validate_path(path) == []

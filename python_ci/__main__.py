@@ -14,6 +14,7 @@ COMMANDS = {
     "mypy": "python_ci.mypy",
     "pyright": "python_ci.pyright",
     "pytest": "python_ci.pytest",
+    "ci-lint": "python_ci.ci_lint",
     "ruff": "python_ci.ruff",
     "version": "python_ci.version",
     "wheelhouse": "python_ci.wheelhouse",

@@ -28,6 +28,7 @@ from scripts.validate import (
     component_name,
     component_paths,
     find_component,
+    item_regex,
     load_document,
 )
 
@@ -38,7 +39,18 @@ _MARKER = re.compile(r"^<!-- inputs: (?P<name>[A-Za-z0-9_.-]+) -->\s*$")
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})\s")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Sections in the order a pipeline runs them; components not listed follow alphabetically.
-ORDER = ("version", "ruff", "mypy", "pyright", "pytest", "wheelhouse", "image-build", "image-push")
+ORDER = (
+    "version",
+    "ruff",
+    "mypy",
+    "pyright",
+    "pytest",
+    "wheelhouse",
+    "image-build",
+    "image-push",
+    "python-service",
+    "ci-lint",
+)
 SECTION_LEVEL = 3  # README: `## Components`, then one `###` per component
 
 
@@ -77,6 +89,8 @@ def input_table(doc: Document) -> str:
             allowed = ", ".join(_value(o) for o in spec["options"])
         elif isinstance(spec.get("regex"), str):
             allowed = f"regex {_code(spec['regex'])}"
+        elif (items := item_regex(spec)) is not None:
+            allowed = f"each item: regex {_code(items)} (GitLab cannot check array items: the validator does)"
         rows.append(f"| `{name}` | {kind} | {default} | {description} | {allowed} |")
     return "\n".join(rows)
 

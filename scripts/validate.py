@@ -291,7 +291,20 @@ def _sample_values(spec: Mapping[str, Any]) -> list[Yaml]:
         compiled = re.compile(regex)
     except re.error:
         return []
-    candidates = ["sample", "sample-value", "Sample value 1", "1.0.0", "3.12", "src", ".", "a", "1", "0", ""]
+    candidates = [
+        "sample",
+        "sample-value",
+        "Sample value 1",
+        "1.0.0",
+        "3.12",
+        "src",
+        ".",
+        "a",
+        "1",
+        "0",
+        "",
+        "group/project",
+    ]
     return [c for c in candidates if c != default and compiled.search(c)][:1]
 
 
@@ -608,15 +621,22 @@ def _component_context(doc: Document) -> dict[str, Yaml]:
     return {"name": name, "sha": "0" * 40, "version": "1.0.0", "reference": "1.0.0"}
 
 
+def _is_composite(body: Mapping[str, Any]) -> bool:
+    """A component made of other components: its body's `include:` lists only `component:` entries."""
+    entries = _includes(body)
+    return bool(entries) and all(is_map(e) and "component" in e for e in entries)
+
+
 def _check_rendered(body: Yaml, report: _Report, label: str) -> None:
     if not is_map(body):
         report.add("body", "the body must be a mapping of jobs", label)
         return
+    composite = _is_composite(body)
     for key in body:
-        if key in GLOBAL_KEYWORDS:
+        if key in GLOBAL_KEYWORDS and not (key == "include" and composite):
             report.add(f"body.{key}", f"global keyword `{key}` is not allowed in a component (it changes every job)")
     jobs = {k: v for k, v in body.items() if k not in GLOBAL_KEYWORDS}
-    if not any(not str(k).startswith(".") for k in jobs):
+    if not composite and not any(not str(k).startswith(".") for k in jobs):
         report.add("body", "no job (only hidden jobs or nothing)", label)
     for problem in schema_problems(jobs, ""):
         where, _, what = problem.partition(": ")
@@ -665,6 +685,22 @@ def _check_component(doc: Document, report: _Report) -> None:
             report.add("body", str(exc), label)
             continue
         _check_rendered(body, report, label)
+        if is_map(body) and _is_composite(body):
+            _check_parts(doc, body, values, report)
+
+
+def _check_parts(doc: Document, body: Mapping[str, Any], values: Mapping[str, Yaml], report: _Report) -> None:
+    """A composite component's parts, included from its own catalogue (whatever project path the inputs name):
+    each include's inputs checked and rendered, then GitLab's creation rules on the jobs they add up to."""
+    root = _project_root(doc.path) or doc.path.resolve().parent.parent
+    path = values.get("catalog_path")
+    includes = _Includes(report, Catalog(path=path if isinstance(path, str) else CATALOG_PATH, root=root))
+    includes.merge(doc.path, body, "body.")
+    pipeline, problems = pipeline_jobs.build(includes.config)
+    found, _ = pipeline_jobs.check(pipeline, complete=includes.complete)
+    for rule in [*problems, *found]:
+        if not rule.where.endswith(".stage"):  # the consumer's pipeline declares the stages
+            report.add(f"body (parts): {rule.where}", rule.what)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -780,15 +816,23 @@ class _Includes:
             if not is_map(entry):
                 self.complete = self.stages_known = False
                 continue  # the schema check names it
+            decided = include_rules(entry.get("rules"))
+            if decided is False:
+                continue  # its rules leave it out of every pipeline (a part switched off)
             rendered: Yaml = None
             if "component" in entry:
                 rendered = self._component(path, where, entry)
-            elif isinstance(entry.get("local"), str) and "rules" not in entry:
+                if is_map(rendered) and "include" in rendered:
+                    self.merge(path, rendered, f"{where} ")  # a component made of components
+            elif isinstance(entry.get("local"), str):
+                if decided is None:
+                    # Checked as if included: a file only tag pipelines include is still checked in a merge request.
+                    why = "checked as if its `rules` included it (whether they do is decided at pipeline creation)"
+                    self.report.skip(f"{where} (local: {entry['local']})", why)
                 rendered = self._local(path, where, str(entry["local"]))
             else:
-                kind = next((k for k in ("local", "remote", "project", "template") if k in entry), "include")
-                why = "its `rules` decide at pipeline creation" if "rules" in entry else "not a file of this checkout"
-                self.report.skip(f"{where} ({kind}: {entry.get(kind)})", why)
+                kind = next((k for k in ("remote", "project", "template") if k in entry), "include")
+                self.report.skip(f"{where} ({kind}: {entry.get(kind)})", "not a file of this checkout")
             if is_map(rendered):
                 self.config.update({k: v for k, v in rendered.items() if k != "include"})
             else:
@@ -865,6 +909,39 @@ class _Includes:
         except LoadError as exc:
             self.report.add(where, f"component file {_display(template)}: {exc}")
             return None
+
+
+_LITERAL_TEST = re.compile(r"""^\s*(["'])(?P<a>[^"']*)\1\s*(?P<op>==|!=)\s*(["'])(?P<b>[^"']*)\4\s*$""")
+
+
+def _rule_matches(rule: Yaml) -> bool | None:
+    """Whether one `include:rules` entry matches, when that is known without CI variables; else None."""
+    if not is_map(rule) or set(rule) - {"if", "when"}:
+        return None
+    test = rule.get("if")
+    if test is None:
+        return True
+    match = _LITERAL_TEST.match(str(test))
+    if match is None:
+        return None
+    return (match["a"] == match["b"]) == (match["op"] == "==")
+
+
+def include_rules(rules: Yaml) -> bool | None:
+    """Whether `include:rules` take the file in: True/False when every `if:` compares two literal strings (what
+    an input renders to, e.g. `'"true" == "true"'`), None when a rule depends on CI variables (or is not `if:`).
+
+    Source: GitLab's `include:rules` (doc/ci/yaml/_index.md): the first rule that matches decides, `when: never`
+    excludes; when no rule matches, the file is not included."""
+    if rules is None:
+        return True
+    for rule in rules if is_list(rules) else [None]:
+        matched = _rule_matches(rule)
+        if matched is None:
+            return None
+        if matched:
+            return is_map(rule) and rule.get("when") != "never"
+    return False
 
 
 def _git_root(path: Path) -> Path:

@@ -75,7 +75,9 @@ def test_regexes_refuse_every_injection_payload(tmp_path: Path) -> None:
         ("pyright", {"project_dir": "../../etc"}, "does not match required regex"),
         ("pytest", {"pytest_args": "-k `touch {marker}`"}, "provided value is not a array"),
         ("version", {"output_dir": "pkg", "service_name": "svc\ntouch {marker}"}, "does not match required regex"),
-        ("ruff", {"python_version": "2.7"}, "not in the list of allowed options"),
+        ("ruff", {"python_version": "2.7"}, "does not match required regex"),
+        ("mypy", {"python_version": "3.1"}, "does not match required regex"),  # a typo of 3.11 (or 3.10)
+        ("version", {"output_dir": "pkg", "python_version": "3.x"}, "does not match required regex"),
         ("pytest", {"python_versions": "3.12"}, "provided value is not a array"),
         ("pytest", {"coverage_threshold": "eighty"}, "provided value is not a number"),
         ("mypy", {"allow_failure": "yes"}, "provided value is not a boolean"),

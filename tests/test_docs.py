@@ -1,5 +1,6 @@
 """The README's component sections are generated from the specs, and a stale README is caught."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.docs import END, START, DocsError, input_table, render_readme
-from scripts.validate import ROOT, load_document, validate_path
+from scripts.validate import ROOT, Catalog, check_path, load_document, validate_path
 
 VALID = ROOT / "tests" / "fixtures" / "components" / "valid.yml"
 
@@ -107,3 +108,22 @@ def test_readme_quick_start_is_a_valid_pipeline(tmp_path: Path) -> None:
     pipeline = tmp_path / ".gitlab-ci.yml"
     pipeline.write_text(block)
     assert validate_path(pipeline) == []
+
+
+def test_every_readme_example_that_includes_the_catalogue_is_valid(tmp_path: Path) -> None:
+    """Each YAML example including this catalogue (as `python-ci/catalog` or `platform/python-ci`) is a pipeline
+    the validator accepts with every include checked. Examples written with a `gitlab.com/<group>/...`
+    placeholder are not resolvable and are left out."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.compile(r"component: \$CI_SERVER_FQDN/(python-ci/catalog|platform/python-ci)/")
+    checked = 0
+    for index, block in enumerate(re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)):
+        match = found.search(block)
+        if match is None or "<group>" in block:
+            continue
+        path = tmp_path / f"example-{index}.yml"
+        path.write_text(block)
+        result = check_path(path, Catalog(path=match.group(1)))
+        assert (result.problems, result.unchecked) == ([], []), block
+        checked += 1
+    assert checked >= 10

@@ -72,3 +72,12 @@ def test_finds_every_include_of_the_starter_pipeline() -> None:
 def test_file_patterns(path: str, managed: bool) -> None:
     patterns = [re.compile(p.strip("/")) for p in MANAGER["managerFilePatterns"]]
     assert any(p.search(path) for p in patterns) == managed
+
+
+def test_bumps_the_whole_pipeline_include_and_its_catalog_version_together() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    # The include line and the `catalog_version:` line: one grouped merge request changes both.
+    assert _found(block) == [("python-ci/catalog", "1.0.0"), ("python-ci/catalog", "1.0.0")]
+    other = block.replace("python-service@", "ruff@")
+    assert _found(other) == [("python-ci/catalog", "1.0.0")]  # catalog_version only under python-service

@@ -20,11 +20,25 @@ def _body(text: str) -> dict[str, dict[str, object]]:
 
 
 def test_catalogue_has_every_component() -> None:
-    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse"}
-    assert set(TEMPLATES) == expected
+    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse", "ci-lint"}
+    assert set(TEMPLATES) == expected | set(COMPOSITES)
 
 
-@pytest.mark.parametrize("name", sorted(TEMPLATES))
+# Components made of the others (nested component includes, no job of their own): tested in test_python_service.py.
+COMPOSITES = ("python-service",)
+
+
+def test_a_composite_only_includes_this_catalogues_components_at_its_own_version() -> None:
+    for name in COMPOSITES:
+        body = yaml.load(TEMPLATES[name].split("\n---\n", 1)[1], Loader=GitLabLoader)
+        assert list(body) == ["include"]
+        parts = [entry["component"] for entry in body["include"]]
+        prefix = "$CI_SERVER_FQDN/$[[ inputs.catalog_path ]]/"
+        assert all(p.startswith(prefix) and p.endswith("@$[[ inputs.catalog_version ]]") for p in parts), parts
+        assert {p[len(prefix) :].split("@")[0] for p in parts} <= set(TEMPLATES) - set(COMPOSITES)
+
+
+@pytest.mark.parametrize("name", sorted(set(TEMPLATES) - set(COMPOSITES)))
 def test_one_job_no_global_keywords_and_inputs_never_inside_scripts(name: str) -> None:
     body = _body(TEMPLATES[name])
     # One job; the job library of this version rides along as a hidden key when the job calls it.

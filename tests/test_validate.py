@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from scripts.validate import ROOT, Catalog, check_path, default_paths, main, validate_path
+from scripts.validate import (
+    ROOT,
+    Catalog,
+    check_path,
+    default_paths,
+    include_rules,
+    main,
+    validate_path,
+)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "components"
 
@@ -200,6 +208,9 @@ BROKEN_PIPELINES = {
     "input-missing.yml": ["include[0] (version).inputs: missing mandatory input `output_dir`"],
     "extends-unknown.yml": ["deploy.extends: deploy: unknown key in `extends` (.deploy-base)"],
     "local-missing.yml": ["include[0]: local file `ci/not-there.yml` does not exist"],
+    "whole-pipeline-needs.yml": [
+        "smoke.needs: smoke job: undefined need: pytest: [3.13] (job `pytest` creates: pytest: [3.11], pytest: [3.12])"
+    ],
 }
 
 
@@ -317,3 +328,107 @@ def test_null_default_means_optional(tmp_path: Path) -> None:
         '---\njob:\n  script:\n    - echo "tag=$[[ inputs.tag ]]"\n'
     )
     assert validate_path(component) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Python versions: any 3.N with N >= 11 (a new CPython needs no catalogue release), typos refused; array items of
+# `python_versions` one by one, by the rule in the input's description (GitLab has no regex for arrays)
+
+PY_COMPONENTS = ["ruff", "mypy", "pyright", "version"]
+
+
+def _py_pipeline(tmp_path: Path, body: str) -> list[str]:
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n" + body)
+    return validate_path(path)
+
+
+@pytest.mark.parametrize("component", PY_COMPONENTS)
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("3.11", True),
+        ("3.15", True),
+        ("3.27", True),
+        ("3.10", False),
+        ("3.9", False),
+        ("3.1", False),
+        ("3.x", False),
+        ("31.2", False),
+        ("3.12.1", False),
+        ("", False),
+    ],
+)
+def test_python_version_accepts_any_supported_cpython(
+    tmp_path: Path, component: str, value: str, accepted: bool
+) -> None:
+    extra = "\n      output_dir: app" if component == "version" else ""
+    problems = _py_pipeline(
+        tmp_path,
+        f"  - component: $CI_SERVER_FQDN/python-ci/catalog/{component}@1.0.0\n"
+        f'    inputs:\n      python_version: "{value}"{extra}\n',
+    )
+    if accepted:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert f'`python_version` input: value "{value}" does not match the required regex' in problem
+
+
+@pytest.mark.parametrize("component", ["pytest", "wheelhouse"])
+def test_python_versions_items_are_checked_one_by_one(tmp_path: Path, component: str) -> None:
+    include = f"  - component: $CI_SERVER_FQDN/python-ci/catalog/{component}@1.0.0\n    inputs:\n"
+    assert _py_pipeline(tmp_path, include + '      python_versions: ["3.11", "3.14", "3.20"]\n') == []
+    problems = _py_pipeline(tmp_path, include + '      python_versions: ["3.12", "3.x", "3.1"]\n')
+    assert [p.split(": ", 2)[2] for p in problems] == [
+        '`python_versions` input: value item 2 "3.x" does not match the per-item rule ^3\\.(1[1-9]|[2-9][0-9])$',
+        '`python_versions` input: value item 3 "3.1" does not match the per-item rule ^3\\.(1[1-9]|[2-9][0-9])$',
+    ]
+
+
+def test_a_bad_per_item_rule_is_a_component_problem(tmp_path: Path) -> None:
+    component = tmp_path / "c.yml"
+    component.write_text(
+        "spec:\n  inputs:\n    versions:\n      description: Versions. Each item must match `^3\\.(?=1)`.\n"
+        '      type: array\n      default: ["3.12"]\n---\njob:\n  script: [echo]\n'
+        "  parallel:\n    matrix:\n      - V: $[[ inputs.versions ]]\n"
+    )
+    (problem,) = validate_path(component)
+    assert "spec.inputs.versions.description: lookahead" in problem
+
+
+def test_a_local_include_behind_rules_is_checked_as_if_included(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "release.yml").write_text("publish:\n  stage: deploy\n  needs: [wheel]\n  script: [x]\n")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n  - local: ci/release.yml\n    rules:\n      - if: $CI_COMMIT_TAG\n")
+    result = check_path(path)
+    assert [p.split(": ", 1)[1] for p in result.problems] == ["publish.needs: publish job: undefined need: wheel"]
+    (line,) = result.unchecked
+    assert "include[0] (local: ci/release.yml): checked as if its `rules` included it" in line
+
+
+@pytest.mark.parametrize(
+    ("rules", "included"),
+    [
+        (None, True),
+        ([{"if": '"true" == "true"'}], True),
+        ([{"if": '"false" == "true"'}], False),
+        ([{"if": "'a' != 'b'", "when": "never"}], False),
+        ([{"if": '"x" == "y"'}, {"when": "always"}], True),
+        ([{"if": "$CI_COMMIT_TAG"}], None),
+        ([{"exists": ["Dockerfile"]}], None),
+    ],
+)
+def test_include_rules_that_inputs_decide(rules: object, included: bool | None) -> None:
+    assert include_rules(rules) is included
+
+
+def test_a_part_switched_off_adds_no_job(tmp_path: Path) -> None:
+    text = (PIPELINES / "whole-pipeline-needs.yml").read_text().replace('"pytest: [3.13]"', "image-build")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(text)
+    assert [p.split(": ", 1)[1] for p in validate_path(path)] == ["smoke.needs: smoke job: undefined need: image-build"]
+    path.write_text(text.replace("      image: false\n", ""))
+    assert validate_path(path) == []

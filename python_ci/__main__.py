@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from python_ci.index import configured
 from python_ci.job import JobError, say
 
 # command -> module: every module with a `main(argv) -> int` that a component calls.
@@ -14,14 +15,17 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run `argv[0]`'s module with the rest of `argv`; exit 2 on an unknown command, 1 on a JobError."""
+    """Run `argv[0]`'s module with the rest of `argv`, inside the job's package index configuration; exit 2 on an
+    unknown command, 1 on a JobError."""
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in COMMANDS:
         say("python_ci", f"usage: python_ci {{{','.join(sorted(COMMANDS))}}} [ARGS...]; got {args[:1]}")
         return 2
     module = importlib.import_module(COMMANDS[args[0]])
     try:
-        status: int = module.main(args[1:])
+        # Every command installs something: the job's package index (python_ci/index.py) applies to all of them.
+        with configured():
+            status: int = module.main(args[1:])
     except JobError as error:
         say(args[0], str(error))
         return 1

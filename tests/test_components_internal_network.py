@@ -1,0 +1,146 @@
+"""Components on an internal network: the only package source is an index with basic auth and a certificate from a
+private CA (pypiserver, tests/index_server.py), and the public index is unreachable (everything, the index and
+gitlab-ci-local with its jobs, runs in a network namespace that has only a loopback interface).
+
+The user's side is what the README's "On an internal network" section says: `PYTHON_CI_INDEX_URL` and
+`PYTHON_CI_INDEX_USERNAME` as variables, `PYTHON_CI_INDEX_PASSWORD` as a (masked) variable and `PYTHON_CI_CA_BUNDLE`
+as a File-type variable, here in gitlab-ci-local's variables file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from scripts.localci import VARIABLES_FILE, engine_command, engine_env, strip_ansi
+from tests.engine import PipelineRun, include, make_repo
+from tests.index_server import IndexServer, in_namespace, loopback_namespace, namespaces_work, running_index
+
+RUFF = "0.17.6"  # the ruff component's default, so the job asks the index for exactly this wheel
+
+pytestmark = pytest.mark.skipif(bool(namespaces_work()), reason=str(namespaces_work()))
+
+
+@pytest.fixture(scope="module")
+def namespace() -> Iterator[str]:
+    with loopback_namespace() as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def server(namespace: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    directory = tmp_path_factory.mktemp("internal-index")
+    password = secrets.token_urlsafe(18)
+    with running_index(directory, password=password, requirements=[f"ruff=={RUFF}"], namespace=namespace) as running:
+        yield running
+
+
+def _job_environment() -> dict[str, str]:
+    """This machine's own package configuration switched off, as on a runner of an internal network: no pip config
+    (find-links, extra indexes), no shared uv cache (the job's own `.cache/uv` is searched for the password)."""
+    env = engine_env({"PIP_CONFIG_FILE": os.devnull})
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "UV_CACHE_DIR", "UV_DEFAULT_INDEX"):
+        env.pop(name, None)
+    return env
+
+
+def run_inside(namespace: str, repo: Path, server: IndexServer, *args: str, **overrides: str) -> PipelineRun:
+    """Run gitlab-ci-local in `repo` inside `namespace` with the index variables (`overrides` replace them; an empty
+    value leaves one out). The password and the CA go through the engine's variables file, the CA as a File-type
+    variable (a file path and its content in the job, as GitLab gives it)."""
+    plain: Mapping[str, str] = {
+        "PYTHON_CI_INDEX_URL": overrides.get("PYTHON_CI_INDEX_URL", server.url),
+        "PYTHON_CI_INDEX_USERNAME": overrides.get("PYTHON_CI_INDEX_USERNAME", server.username),
+    }
+    secret: dict[str, object] = {
+        "PYTHON_CI_INDEX_PASSWORD": overrides.get("PYTHON_CI_INDEX_PASSWORD", server.password),
+        "PYTHON_CI_CA_BUNDLE": {"type": "file", "values": {"*": server.ca_file.read_text()}},
+    }
+    if overrides.get("PYTHON_CI_CA_BUNDLE") == "":
+        del secret["PYTHON_CI_CA_BUNDLE"]
+    path = repo / VARIABLES_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        json.dump(secret, stream)  # JSON is YAML
+    cmd = in_namespace(namespace, engine_command(*args, variables=plain))
+    done = subprocess.run(
+        cmd,
+        cwd=repo,
+        env=_job_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return PipelineRun(repo=repo, returncode=done.returncode, output=strip_ansi(done.stdout + done.stderr))
+
+
+def files_holding(root: Path, secret: str, *, skip: tuple[Path, ...] = ()) -> list[str]:
+    """Every file under `root` (logs, artifacts, caches and their archives, the checkout) whose bytes hold `secret`."""
+    needle = secret.encode()
+    found: list[str] = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path not in skip and needle in path.read_bytes():
+            found.append(str(path.relative_to(root)))
+    return found
+
+
+def _ruff_repo(tmp_path: Path) -> Path:
+    return make_repo(
+        tmp_path / "repo",
+        ci_yaml=include([("ruff", {})]),
+        files={"app/__init__.py": '"""An app."""\n', "app/main.py": 'def hello() -> str:\n    return "hi"\n'},
+    )
+
+
+def test_the_public_index_is_unreachable_in_the_namespace(namespace: str) -> None:
+    probe = "import socket; socket.create_connection(('1.1.1.1', 443), timeout=5)"
+    done = subprocess.run(
+        in_namespace(namespace, ["python3", "-c", probe]), capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0
+    assert "Network is unreachable" in done.stderr
+
+
+def test_ruff_installs_from_the_internal_index_and_leaks_no_password(
+    namespace: str, server: IndexServer, tmp_path: Path
+) -> None:
+    repo = _ruff_repo(tmp_path)
+    run = run_inside(namespace, repo, server)
+    assert run.statuses == {"ruff": "PASS"}, run.output
+    log = run.log("ruff")
+    assert (
+        f"python-ci index: installing from {server.url} as {server.username}, trusting the CA of PYTHON_CI_CA_BUNDLE"
+        in log
+    )
+    assert json.loads((run.artifacts("ruff") / "ci-reports" / "ruff-codequality.json").read_text()) == []
+    # The only reachable source was the internal index: the job's uv cache, kept by `cache:`, holds ruff from it.
+    assert list((repo / ".gitlab-ci-local" / "cache").rglob(f"ruff-{RUFF}.dist-info")), run.output
+    assert server.password not in run.output
+    assert files_holding(repo, server.password, skip=(repo / VARIABLES_FILE,)) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"PYTHON_CI_INDEX_PASSWORD": "not-the-password"}, "refused the credentials of 'ci-reader' (HTTP 403)"),
+        ({"PYTHON_CI_CA_BUNDLE": ""}, "presents a certificate that is not trusted"),
+    ],
+)
+def test_a_wrong_password_or_unknown_ca_fails_with_one_line(
+    namespace: str, server: IndexServer, tmp_path: Path, overrides: dict[str, str], line: str
+) -> None:
+    run = run_inside(namespace, _ruff_repo(tmp_path), server, **overrides)
+    assert run.statuses == {"ruff": "FAIL"}, run.output
+    log = run.log("ruff")
+    assert f"python-ci ruff: the package index {server.url} {line}" in log
+    # One line, before any installer ran: no resolver's retries.
+    assert "uv tool run" not in log
+    assert "error:" not in log.lower()

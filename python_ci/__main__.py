@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from python_ci.index import configured
-from python_ci.job import JobError, say
+from python_ci.job import JobError, check_python_version, say
 
 # command -> module: every module with a `main(argv) -> int` that a component calls.
 COMMANDS = {
     "ruff": "python_ci.ruff",
+    "version": "python_ci.version",
 }
 
 
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(COMMANDS[args[0]])
     try:
+        if os.environ.get("PYTHON_VERSION"):
+            # A `parallel:matrix` item GitLab cannot check at pipeline creation: refuse it before anything runs.
+            check_python_version(os.environ["PYTHON_VERSION"])
         # Every command installs something: the job's package index (python_ci/index.py) applies to all of them.
         with configured():
             status: int = module.main(args[1:])

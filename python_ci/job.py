@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,23 @@ def array(name: str) -> list[str]:
     if not isinstance(parsed, list) or not all(isinstance(item, str | int | float | bool) for item in items):
         raise JobError(f"{name} is not an array of words: {body!r}")
     return [json.dumps(item) if isinstance(item, bool) else str(item) for item in items]
+
+
+# CPython 3.N with N >= 11: the versions the components accept (3.9 and 3.10 reached their end of life; the
+# job library needs tomllib). Open-ended, so a new CPython needs no catalogue release.
+PYTHON_VERSION = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
+
+
+def check_python_version(value: str) -> str:
+    """`value` when it names a Python 3.N (N >= 11) as `python_version` / a `python_versions` item must.
+
+    Raises JobError with the likely cause otherwise: YAML reads an unquoted `3.10` as the number 3.1."""
+    if PYTHON_VERSION.fullmatch(value):
+        return value
+    hint = (
+        " (YAML reads an unquoted 3.10 as 3.1, 3.20 as 3.2: quote versions)" if re.fullmatch(r"3\.[1-9]", value) else ""
+    )
+    raise JobError(f"python version {value!r} is not 3.N with N >= 11{hint}")
 
 
 def checkout_root() -> Path:

@@ -14,6 +14,8 @@ COMMANDS = {
     "ruff": "python_ci.ruff",
     "version": "python_ci.version",
 }
+# Commands that install nothing: they run without the package index set-up (and its preflight request).
+INSTALLS_NOTHING = frozenset({"version"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +31,11 @@ def main(argv: list[str] | None = None) -> int:
             # A `parallel:matrix` item GitLab cannot check at pipeline creation: refuse it before anything runs.
             check_python_version(os.environ["PYTHON_VERSION"])
         # Every command installs something: the job's package index (python_ci/index.py) applies to all of them.
-        with configured():
+        if args[0] in INSTALLS_NOTHING:
             status: int = module.main(args[1:])
+        else:
+            with configured():
+                status = module.main(args[1:])
     except JobError as error:
         say(args[0], str(error))
         return 1

@@ -222,3 +222,12 @@ def test_the_jobs_own_uv_install_goes_through_the_index(
     assert found == str(venv / "bin" / "uv")
     version = subprocess.run([found, "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith(f"uv {UV}")
+
+
+def test_a_command_that_installs_nothing_skips_the_index(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PYTHON_CI_INDEX_URL", f"https://127.0.0.1:{free_port()}/simple/")
+    monkeypatch.setenv("PYCI_PROJECT_DIR", "no/such/dir")
+    python_ci_main(["version"])
+    assert "package index" not in capsys.readouterr().err

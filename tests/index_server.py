@@ -121,35 +121,27 @@ def make_certificates(directory: Path, *, name: str = "python-ci test CA") -> tu
     return ca_cert, cert, key
 
 
-def download_wheels(packages: Path, requirements: Sequence[str], *, python_version: str | None = None) -> None:
-    """Put the wheels of `requirements` (`name==version`, no dependencies) into `packages`, fetched with pip from
-    the machine's configured index once (for `python_version`, default this interpreter's) and kept in
-    `.cache/index-server/wheels`."""
+def download_wheels(packages: Path, requirements: Sequence[str], *, python_versions: Sequence[str] = ()) -> None:
+    """Put the wheels of `requirements` (PEP 508, with their dependencies) for each of `python_versions` (default
+    this interpreter's) into `packages`. pip fetches them from the machine's configured index once; they are kept
+    in `.cache/index-server/wheels` (pip's own cache does not fill on these machines), and every wheel kept there is
+    served (more packages than a test needs harm nothing)."""
     WHEELS.mkdir(parents=True, exist_ok=True)
     packages.mkdir(parents=True, exist_ok=True)
-    for requirement in requirements:
-        name, _, version = requirement.partition("==")
-        prefix = f"{name.replace('-', '_').lower()}-{version}-"
-        found = [wheel for wheel in WHEELS.glob("*.whl") if wheel.name.lower().startswith(prefix)]
-        if not found:
-            # pip comes with pypiserver (one of its dependencies).
-            cmd = [
-                str(server_python()),
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--only-binary=:all:",
-                "-d",
-                str(WHEELS),
-            ]
-            if python_version:
-                cmd += ["--python-version", python_version]
-            subprocess.run([*cmd, requirement], check=True)
-            found = [wheel for wheel in WHEELS.glob("*.whl") if wheel.name.lower().startswith(prefix)]
-        for wheel in found:
-            shutil.copy2(wheel, packages / wheel.name)
+    # pip comes with pypiserver (one of its dependencies).
+    pip = [str(server_python()), "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(WHEELS)]
+    for version in python_versions or [None]:
+        target = ["--python-version", version] if version else []
+        if requirements:
+            kept = subprocess.run(
+                [*pip, *target, "--no-index", "--find-links", str(WHEELS), *requirements],
+                capture_output=True,
+                check=False,
+            )
+            if kept.returncode != 0:
+                subprocess.run([*pip, *target, *requirements], check=True)
+    for wheel in WHEELS.glob("*.whl"):
+        shutil.copy2(wheel, packages / wheel.name)
 
 
 @contextmanager
@@ -188,14 +180,15 @@ def running_index(
     *,
     password: str,
     requirements: Sequence[str] = (),
+    python_versions: Sequence[str] = (),
     namespace: str | None = None,
 ) -> Generator[IndexServer]:
     """Serve an index over TLS with basic auth (`USERNAME`/`password`) from `directory`, holding the wheels of
-    `requirements`, inside `namespace` when given; stopped (by its PID) afterwards."""
+    `requirements` (for `python_versions`), inside `namespace` when given; stopped (by its PID) afterwards."""
     python = server_python()
     ca_cert, cert, key = make_certificates(directory / "tls")
     packages = directory / "packages"
-    download_wheels(packages, requirements)
+    download_wheels(packages, requirements, python_versions=python_versions)
     htpasswd = directory / "htpasswd"
     subprocess.run([python, "-c", _HTPASSWD, htpasswd, USERNAME], input=password, text=True, check=True)
     port_file = directory / "port"

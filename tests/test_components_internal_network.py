@@ -12,17 +12,40 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
+from python_ci.index import apply, read_index
 from scripts.localci import VARIABLES_FILE, engine_command, engine_env, strip_ansi
 from tests.engine import PipelineRun, include, make_repo
-from tests.index_server import IndexServer, in_namespace, loopback_namespace, namespaces_work, running_index
+from tests.index_server import (
+    IndexServer,
+    in_namespace,
+    loopback_namespace,
+    namespaces_work,
+    running_index,
+    server_python,
+)
 
 RUFF = "0.17.6"  # the ruff component's default, so the job asks the index for exactly this wheel
+POETRY = "2.5.1"  # the components' default poetry_version
+# What the index holds: the jobs' tools and the fixtures' dependencies (pytest's own for Python 3.10, which the
+# fixtures allow, named: pip evaluates markers for the running Python only).
+REQUIREMENTS = [
+    f"ruff=={RUFF}",
+    f"poetry=={POETRY}",
+    "attrs==25.3.0",
+    "pytest==8.4.2",
+    "colorama==0.4.6",
+    "tomli==2.2.1",
+    "exceptiongroup==1.3.0",
+]
+FIXTURES = Path(__file__).parent / "fixtures"
 
 pytestmark = pytest.mark.skipif(bool(namespaces_work()), reason=str(namespaces_work()))
 
@@ -37,7 +60,9 @@ def namespace() -> Iterator[str]:
 def server(namespace: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
     directory = tmp_path_factory.mktemp("internal-index")
     password = secrets.token_urlsafe(18)
-    with running_index(directory, password=password, requirements=[f"ruff=={RUFF}"], namespace=namespace) as running:
+    with running_index(
+        directory, password=password, requirements=REQUIREMENTS, python_versions=["3.11", "3.12"], namespace=namespace
+    ) as running:
         yield running
 
 
@@ -144,3 +169,92 @@ def test_a_wrong_password_or_unknown_ca_fails_with_one_line(
     # One line, before any installer ran: no resolver's retries.
     assert "uv tool run" not in log
     assert "error:" not in log.lower()
+
+
+@pytest.fixture
+def installer_env(server: IndexServer, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment a job's installers get from python_ci/index.py (netrc, CA bundle, index variables: its
+    `apply`; the preflight, which runs outside the namespace here, is tested on its own), with the caches under
+    `tmp_path` (searched for the password afterwards)."""
+    env = _job_environment()
+    env.update(
+        PYTHON_CI_INDEX_URL=server.url,
+        PYTHON_CI_INDEX_USERNAME=server.username,
+        PYTHON_CI_INDEX_PASSWORD=server.password,
+        PYTHON_CI_CA_BUNDLE=str(server.ca_file),
+        UV_CACHE_DIR=str(tmp_path / "cache" / "uv"),
+        POETRY_CACHE_DIR=str(tmp_path / "cache" / "poetry"),
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+    )
+    index = read_index(env)
+    assert index is not None
+    private = Path(tempfile.mkdtemp(prefix="python-ci-index-"))  # outside the project and its caches, as in a job
+    try:
+        apply(index, env, private)
+        yield env
+    finally:
+        shutil.rmtree(private)
+
+
+def _inside(namespace: str, project: Path, env: Mapping[str, str], cmd: Sequence[str]) -> str:
+    done = subprocess.run(
+        in_namespace(namespace, cmd), cwd=project, env=dict(env), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"{cmd}: {done.stdout}{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _project(tmp_path: Path, fixture: str) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / fixture, project)
+    return project
+
+
+def test_uv_locks_against_the_internal_index_and_syncs_from_it(
+    namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
+) -> None:
+    project = _project(tmp_path, "uv_project")
+    _inside(namespace, project, installer_env, ["uv", "lock"])
+    lock = (project / "uv.lock").read_text()
+    assert f'source = {{ registry = "{server.url}" }}' in lock
+    shutil.rmtree(tmp_path / "cache")  # the sync downloads again, from the lock's URLs
+    _inside(namespace, project, installer_env, ["uv", "sync", "--locked"])
+    assert list(project.glob(".venv/lib/python3.*/site-packages/attrs/__init__.py"))
+    assert files_holding(tmp_path, server.password) == []
+
+
+def test_hashed_requirements_install_with_pip_and_uv(
+    namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
+) -> None:
+    project = _project(tmp_path, "uv_project")
+    compile_cmd = ["uv", "pip", "compile", "pyproject.toml", "--generate-hashes", "-o", "requirements.txt"]
+    _inside(namespace, project, installer_env, compile_cmd)
+    pins = (project / "requirements.txt").read_text()
+    assert "attrs==25.3.0" in pins
+    assert "--hash=sha256:" in pins
+    assert "127.0.0.1" not in pins  # no index URL (and so no credentials) in the pins
+    pip = [str(server_python()), "-m", "pip", "install", "-q", "--require-hashes", "-r", "requirements.txt"]
+    _inside(namespace, project, installer_env, [*pip, "--target", str(tmp_path / "pip-target")])
+    assert (tmp_path / "pip-target" / "attrs" / "__init__.py").exists()
+    uv = ["uv", "pip", "install", "-q", "--require-hashes", "-r", "requirements.txt"]
+    _inside(namespace, project, installer_env, [*uv, "--target", str(tmp_path / "uv-target")])
+    assert (tmp_path / "uv-target" / "attrs" / "__init__.py").exists()
+    assert files_holding(tmp_path, server.password) == []
+
+
+def test_poetry_locks_against_the_internal_source_and_installs_from_it(
+    namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A poetry project on an internal network names the index as its source; poetry (run by uv from the same index)
+    gets the credentials from the netrc and the CA from REQUESTS_CA_BUNDLE."""
+    project = _project(tmp_path, "poetry_project")
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write(f'\n[[tool.poetry.source]]\nname = "internal"\nurl = "{server.url}"\npriority = "primary"\n')
+    poetry = ["uv", "tool", "run", "--from", f"poetry=={POETRY}", "poetry"]
+    _inside(namespace, project, installer_env, [*poetry, "lock", "--no-interaction"])
+    assert f'url = "{server.url.rstrip("/")}"' in (project / "poetry.lock").read_text()  # poetry drops the /
+    shutil.rmtree(tmp_path / "cache" / "poetry", ignore_errors=True)
+    out = _inside(namespace, project, installer_env, [*poetry, "install", "--no-interaction"])
+    assert "Installing pytest (8.4.2)" in out
+    assert list(project.glob(".venv/lib/python3.*/site-packages/attrs/__init__.py"))
+    assert files_holding(tmp_path, server.password) == []

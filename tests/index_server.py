@@ -130,8 +130,8 @@ def download_wheels(packages: Path, requirements: Sequence[str], *, python_versi
     packages.mkdir(parents=True, exist_ok=True)
     # pip comes with pypiserver (one of its dependencies).
     pip = [str(server_python()), "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(WHEELS)]
-    for version in python_versions or [None]:
-        target = ["--python-version", version] if version else []
+    targets = [["--python-version", version] for version in python_versions] or [[]]
+    for target in targets:
         if requirements:
             kept = subprocess.run(
                 [*pip, *target, "--no-index", "--find-links", str(WHEELS), *requirements],

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PYTHON_VERSION"):
             # A `parallel:matrix` item GitLab cannot check at pipeline creation: refuse it before anything runs.
             check_python_version(os.environ["PYTHON_VERSION"])
-        # Every command installs something: the job's package index (python_ci/index.py) applies to all of them.
+        # The job's package index (python_ci/index.py) for every command that may install something.
         if args[0] in INSTALLS_NOTHING:
             status: int = module.main(args[1:])
         else:

@@ -44,6 +44,8 @@ REQUIREMENTS = [
     "colorama==0.4.6",
     "tomli==2.2.1",
     "exceptiongroup==1.3.0",
+    "mypy==2.4.1",  # the mypy component's default
+    "pytest-cov==7.1.0",  # the pytest component's default
 ]
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -258,3 +260,59 @@ def test_poetry_locks_against_the_internal_source_and_installs_from_it(
     assert "Installing pytest (8.4.2)" in out
     assert list(project.glob(".venv/lib/python3.*/site-packages/attrs/__init__.py"))
     assert files_holding(tmp_path, server.password) == []
+
+
+def _locked_projects(namespace: str, env: Mapping[str, str], work: Path, server: IndexServer) -> dict[str, str]:
+    """The uv fixture with a uv.lock and the poetry fixture with a poetry.lock, both made against the internal index
+    here (none is committed), and the uv fixture again with hashed requirements instead of a lock: {path: text}."""
+    files: dict[str, str] = {}
+    uv_project = _project(work / "uv", "uv_project")
+    _inside(namespace, uv_project, env, ["uv", "lock"])
+    hashed = _project(work / "req", "uv_project")
+    compile_cmd = ["uv", "pip", "compile", "pyproject.toml", "--group", "dev", "--generate-hashes", "-o"]
+    _inside(namespace, hashed, env, [*compile_cmd, "requirements.txt"])
+    poetry_project = _project(work / "poetry", "poetry_project")
+    with (poetry_project / "pyproject.toml").open("a") as stream:
+        stream.write(f'\n[[tool.poetry.source]]\nname = "internal"\nurl = "{server.url}"\npriority = "primary"\n')
+    poetry = ["uv", "tool", "run", "--from", f"poetry=={POETRY}", "poetry", "lock", "--no-interaction"]
+    _inside(namespace, poetry_project, env, poetry)
+    shutil.rmtree(poetry_project / ".venv", ignore_errors=True)
+    for name, project in (("uv-svc", uv_project), ("req-svc", hashed), ("poetry-svc", poetry_project)):
+        for path in project.rglob("*"):
+            if path.is_file():
+                files[f"services/{name}/{path.relative_to(project)}"] = path.read_text()
+    return files
+
+
+@pytest.mark.skipif(
+    not (Path(__file__).parent.parent / "python_ci" / "environment.py").exists(),
+    reason="mypy and pytest install through python_ci/environment.py (branch core), not yet merged here",
+)
+def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
+    namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
+) -> None:
+    files = _locked_projects(namespace, installer_env, tmp_path / "work", server)
+    assert "--hash=sha256:" in files["services/req-svc/requirements.txt"]
+    components: list[tuple[str, Mapping[str, object]]] = []
+    expected: dict[str, str] = {}
+    for name in ("uv-svc", "poetry-svc", "req-svc"):
+        directory = f"services/{name}"
+        pytest_inputs: dict[str, object] = {"project_dir": directory, "job_name": f"pytest-{name}"}
+        if name != "poetry-svc":
+            # The uv fixture's tests import the build info the version job writes (it installs nothing).
+            version = {"project_dir": directory, "output_dir": "svc", "service_name": name, "job_name": f"v-{name}"}
+            components.append(("version", version))
+            pytest_inputs["needs"] = [f"v-{name}"]
+            expected[f"v-{name}"] = "PASS"
+        components += [("mypy", {"project_dir": directory, "job_name": f"mypy-{name}"}), ("pytest", pytest_inputs)]
+        expected |= {f"mypy-{name}": "PASS", f"pytest-{name}: [3.12]": "PASS"}
+    repo = make_repo(tmp_path / "repo", ci_yaml=include(components), files=files)
+    run = run_inside(namespace, repo, server)
+    assert run.statuses == expected, run.output
+    assert "uv.lock -> uv sync --locked" in run.log("mypy-uv-svc")
+    assert "poetry.lock -> poetry" in run.log("pytest-poetry-svc: [3.12]")
+    assert "--require-hashes" in run.log("pytest-req-svc: [3.12]")
+    for job in (job for job in expected if not job.startswith("v-")):
+        assert f"python-ci index: installing from {server.url} as {server.username}" in run.log(job)
+    assert server.password not in run.output
+    assert files_holding(repo, server.password, skip=(repo / VARIABLES_FILE,)) == []

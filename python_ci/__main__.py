@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 
+from python_ci.index import configured
 from python_ci.job import JobError, check_python_version, say
 
 # command -> module: every module with a `main(argv) -> int` that a component calls.
@@ -19,10 +20,13 @@ COMMANDS = {
     "version": "python_ci.version",
     "wheelhouse": "python_ci.wheelhouse",
 }
+# Commands that install nothing: they run without the package index set-up (and its preflight request).
+INSTALLS_NOTHING = frozenset({"version"})
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run `argv[0]`'s module with the rest of `argv`; exit 2 on an unknown command, 1 on a JobError."""
+    """Run `argv[0]`'s module with the rest of `argv`, inside the job's package index configuration; exit 2 on an
+    unknown command, 1 on a JobError."""
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in COMMANDS:
         say("python_ci", f"usage: python_ci {{{','.join(sorted(COMMANDS))}}} [ARGS...]; got {args[:1]}")
@@ -32,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PYTHON_VERSION"):
             # A `parallel:matrix` item GitLab cannot check at pipeline creation: refuse it before anything runs.
             check_python_version(os.environ["PYTHON_VERSION"])
-        status: int = module.main(args[1:])
+        # The job's package index (python_ci/index.py) for every command that may install something.
+        if args[0] in INSTALLS_NOTHING:
+            status: int = module.main(args[1:])
+        else:
+            with configured():
+                status = module.main(args[1:])
     except JobError as error:
         say(args[0], str(error))
         return 1

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # A job's own output (`<job> > text`) may say anything: only the engine's own lines count.
-_IMPORTED = re.compile(r"^(?P<job>(?:(?! > | \$ ).)+?) imported cache '(?P<name>[^']+)' in (?P<num>[\d.]+) (?P<unit>min|s|ms|μs)\b")
+_IMPORTED = re.compile(
+    r"^(?P<job>(?:(?! > | \$ ).)+?) imported cache '(?P<name>[^']+)' in (?P<num>[\d.]+) (?P<unit>min|s|ms|μs)\b"
+)
 _UNITS = {"min": 60.0, "s": 1.0, "ms": 1e-3, "μs": 1e-6}
 
 

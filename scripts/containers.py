@@ -41,7 +41,10 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from scripts.local_registry import cache_dir
+from scripts.validate import as_map
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = "/usr/bin/docker"  # the client of the same package as the engine (a newer one may sit first on PATH)
@@ -305,6 +308,15 @@ def template_default(template: str, name: str) -> str:
     return match.group(1).strip("'\"")
 
 
+def own_job_image(job: str) -> str:
+    """The `image:` of a job the repository's own .gitlab-ci.yml defines (not a component's)."""
+    config = as_map(yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")))
+    image = as_map(config.get(job)).get("image")
+    if not isinstance(image, str):
+        raise EngineError(f".gitlab-ci.yml: job {job} has no image name")
+    return image
+
+
 def _python_steps(version: str, full_version: str) -> tuple[str, ...]:
     return (
         "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "
@@ -342,7 +354,10 @@ def image_specs(versions: Sequence[str] = PYTHON_VERSIONS) -> tuple[list[ImageSp
     specs.append(
         ImageSpec((template_default("image-push", "image"),), Rootfs(("skopeo", "ca-certificates"), SLIM_DPKG))
     )
-    specs.append(ImageSpec((HELPER_IMAGE,), Rootfs(("rsync",), SLIM_DPKG)))
+    helper = Rootfs(("rsync",), SLIM_DPKG)
+    specs.append(ImageSpec((HELPER_IMAGE,), helper))
+    # The catalogue's own release job (a tag pipeline) runs only POSIX sh in its image; the same minimal root.
+    specs.append(ImageSpec((own_job_image("release-catalog"),), helper))
     return specs, skipped
 
 

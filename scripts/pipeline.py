@@ -376,7 +376,7 @@ def run_local_pipeline(
     env: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
     pipeline: str | None = None,
-    executor: str | tuple[Executor, str] = "auto",
+    executor: str | tuple[Executor, str] = "shell",
 ) -> PipelineResult:
     """Run `root`'s pipeline in a fresh copy at `workdir` (a new temporary folder by default) and collect the
     results. With `cache_dir`, the jobs' `cache:` folders start from it and are saved back to it afterwards.

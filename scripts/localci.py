@@ -38,11 +38,13 @@ HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 class Executor:
     """How gitlab-ci-local runs jobs: `shell` (on this host) or `docker` (each job in its `image:`, on the engine
     at `docker_host`, as a GitLab runner's docker executor does). `privileged` is a privileged runner's
-    `--privileged` (what buildah's image build needs in a container)."""
+    `--privileged` (what buildah's image build needs in a container); `volumes` are a runner's `volumes` setting,
+    `docker run --volume` specs given to every job."""
 
     kind: Literal["shell", "docker"] = "shell"
     docker_host: str = ""
     privileged: bool = False
+    volumes: tuple[str, ...] = ()
 
     def flags(self) -> tuple[str, ...]:
         """gitlab-ci-local's options for this executor."""
@@ -59,6 +61,7 @@ class Executor:
             flags.append(f"--ca-file={HOST_CA_BUNDLE}")  # mounted over the image's bundle, SSL_CERT_FILE set
         if self.privileged:
             flags.append("--privileged")
+        flags += [f"--volume={volume}" for volume in self.volumes]
         return (*flags, *COMMON_FLAGS)
 
     def variables(self) -> dict[str, str]:

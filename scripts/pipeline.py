@@ -87,6 +87,8 @@ HOOK_CANNOT_RUN = 2
 # Set (to the reason) when the registry cannot run: the image jobs' rules in .gitlab-ci.yml leave them out.
 NO_CONTAINERS_VARIABLE = "PYTHON_CI_NO_CONTAINERS"
 IMAGE_JOBS = ("image-build", "image-push")
+# An anonymous volume per job container at buildah's default store (removed with the container).
+BUILDAH_VOLUME = "/var/lib/containers"
 STATE_DIR = ".gitlab-ci-local"
 _VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
 _MATRIX_SUFFIX = re.compile(r": \[[^\]]*\]$")
@@ -163,7 +165,7 @@ class SmokeCheck:
     lines: list[str]
 
 
-def registry_variables(printed: Mapping[str, str], executor: Executor = SHELL) -> dict[str, str]:
+def registry_variables(printed: Mapping[str, str]) -> dict[str, str]:
     """The pipeline variables for the local registry from what `local_registry up` printed: GitLab's registry
     variables, the example's build arguments, and the local-only settings of the image components (pipeline
     variables override a job's own variables; on GitLab those keep their verified-TLS, portable defaults)."""
@@ -179,10 +181,10 @@ def registry_variables(printed: Mapping[str, str], executor: Executor = SHELL) -
         "IMAGE_BUILD_TLS_VERIFY": "false",
         "IMAGE_PUSH_TLS_VERIFY": "false",
     }
-    if executor.kind == "shell":
-        # The runner's host kernel has overlayfs; vfs (the portable default) copies every layer. In a container the
-        # store would sit on the container's own overlay root, where overlayfs cannot stack: vfs stays there.
-        out["IMAGE_BUILD_STORAGE_DRIVER"] = "overlay"
+    # The runner's host kernel has overlayfs; vfs (the portable default) copies every layer (minutes per build
+    # here). In a container the store gets a volume of its own (`BUILDAH_VOLUME`): overlayfs cannot stack on the
+    # container's own overlay root.
+    out["IMAGE_BUILD_STORAGE_DRIVER"] = "overlay"
     if printed.get("BASE_IMAGE"):
         out["BASE_IMAGE"] = printed["BASE_IMAGE"]
     return out
@@ -401,11 +403,12 @@ def run_local_pipeline(
     with services(root, state, pipeline_text, with_services and wanted) as started:
         service_vars = dict(started.variables)
         if "LOCAL_REGISTRY_DIR" in service_vars:
-            service_vars = registry_variables(service_vars, chosen)
+            service_vars = registry_variables(service_vars)
             storage = _storage_env(state)
             if chosen.kind == "docker":
-                # buildah in a container needs what a privileged runner gives (docs: README, image-build).
-                chosen = Executor("docker", chosen.docker_host, privileged=True)
+                # buildah in a container needs what a privileged runner gives (docs: README, image-build), and its
+                # image store a volume, as a runner's `volumes` setting gives it.
+                chosen = Executor("docker", chosen.docker_host, privileged=True, volumes=(BUILDAH_VOLUME,))
         reason = started.unavailable.get("local_registry")
         if not with_services and re.search(SERVICE_HOOKS["local_registry"][2], pipeline_text):
             reason = "helper services disabled (--no-services): no local registry"

@@ -8,8 +8,9 @@ executor (the way a GitLab runner runs jobs: each in its `image:`).
 
 The engine is Debian's `dockerd` (package docker.io, installed by `scripts/setup.sh --containers` as root) with all
 of its state in one directory of ours (`--data-root`, `--exec-root`, a unix socket, `--pidfile`; default
-`~/.cache/python-ci/engine`, or `$PYTHON_CI_ENGINE_DIR`): one engine per machine, shared by every checkout, since
-two engines would fight over the default bridge. Nothing global is configured and nothing listens on TCP.
+`~/.cache/python-ci/engine`, or `$PYTHON_CI_ENGINE_DIR`): one engine per machine, shared by every checkout. No
+bridge network and no iptables rules (`--bridge=none --iptables=false`): jobs use the host's network, other
+containers only loopback; nothing listens on TCP.
 Containers run through `scripts/bounded_runc.py`, which cuts `--privileged` containers' capabilities to the
 sandbox's bounding set (see there; a real runner's host needs none of it).
 
@@ -188,6 +189,10 @@ def up(engine: Engine, timeout: float = 60) -> Engine:
             f"--pidfile={engine.pidfile}",
             f"--add-runtime={RUNTIME_NAME}={runtime}",
             f"--default-runtime={RUNTIME_NAME}",
+            # No docker0 bridge and no iptables rules: nothing outside the state directory changes. Jobs use the
+            # host's network (gitlab-ci-local --network=host); other containers get only loopback.
+            "--bridge=none",
+            "--iptables=false",
         ]
         with engine.log.open("ab") as log:
             proc = subprocess.Popen(

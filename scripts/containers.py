@@ -224,7 +224,17 @@ def down(engine: Engine) -> bool:
     if pid is None:
         return False
     _stop(pid)
+    _unmount_below(engine.dir)
     return True
+
+
+def _unmount_below(folder: Path) -> None:
+    """Unmount what the engine left mounted in its directory (its network namespace, its data root's private
+    bind mount), deepest first, so the directory can be deleted."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text(encoding="utf-8").splitlines()]
+    below = [m for m in mounts if m == str(folder) or m.startswith(f"{folder}/")]
+    for mount in sorted(below, key=len, reverse=True):
+        subprocess.run(["umount", mount], capture_output=True, check=False)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,13 @@
 """Benchmark the local self-test pipeline: cold cache, warm cache, and the old template's plain-pip way.
 
-    python -m scripts.benchmark_pipeline [--output docs/benchmark.md] [--concurrency N]
+    python -m scripts.benchmark_pipeline [--output docs/benchmark.md] [--concurrency N] [--executor docker|shell]
+    python -m scripts.benchmark_pipeline --cache-variants [--output docs/benchmark-cache.md]
+
+`--cache-variants` instead compares, per job and in one run, what each job caches: its environment (`.venv`, the
+components' default), uv's download cache (`.cache/uv`), or nothing; each variant primed once, then run warm. Each
+job's overhead counts a GitLab runner's cache transport (scripts/cache_transport.py: the zip archive of the job's
+cache paths, made after the job when they changed, extracted before it), in place of gitlab-ci-local's directory
+copy. It also times, in the stand-in `python:X.Y-slim` image, the ways a job can get uv when the image has none.
 
 Runs of gitlab-ci-local (shell executor, shell isolation) on the same copy of the working tree, one after the other
 in this process, so the ratios compare like with like on a noisy machine. First, for the per-job split, each job
@@ -28,14 +35,20 @@ import argparse
 import os
 import re
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.localci import ROOT
-from scripts.pipeline import PipelineResult, run_local_pipeline
+from scripts import cache_transport
+from scripts.cache_transport import Transport
+from scripts.containers import DOCKER, default_engine, template_default
+from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
+from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
 
 # Lines that installers print (uv, pip, the components' own "python-ci environment: <lock> -> <installer>" line).
 _INSTALL_LINE = re.compile(
@@ -150,6 +163,7 @@ def _run(
     pipeline: str | None = None,
     env: dict[str, str] | None = None,
     concurrency: int = 0,
+    executor: tuple[Executor, str] | str = "auto",
 ) -> PipelineResult:
     print(f"benchmark: {label} run ...", file=sys.stderr, flush=True)
     limit = {"GCL_CONCURRENCY": str(concurrency)} if concurrency else {}  # gitlab-ci-local's --concurrency
@@ -162,6 +176,7 @@ def _run(
         env={**limit, **(env or {})},
         echo=False,
         with_services=False,
+        executor=executor,
     )
     failed = [job.name for job in result.jobs if job.status == "FAIL"]
     print(f"benchmark: {label}: {result.wall_seconds:.1f} s, failed jobs: {failed or 'none'}", file=sys.stderr)
@@ -256,6 +271,200 @@ def report(
     return "\n".join(lines)
 
 
+# --- what each job caches: the environment, uv's cache, or nothing ----------------------------------------
+
+CACHED_JOBS = ("mypy", "pyright", "pytest")  # the components that cache their .venv (ruff caches only its wheel)
+CACHE_VARIANTS = {
+    "venv": "the job's .venv (default)",
+    "uv": "uv's cache (.cache/uv), a fresh .venv each job",
+    "none": "nothing",
+}
+
+
+def variant_pipeline(base: str, variant: str) -> str:
+    """`base` (the repository's .gitlab-ci.yml) with each cached job's `cache:` replaced for `variant`: a job
+    defined again in the including file is merged over the included one, its keys winning (GitLab docs,
+    "include": "Override included configuration values")."""
+    if variant == "venv":
+        return base
+    lines = [base.rstrip("\n"), "", f"# benchmark variant: cache {CACHE_VARIANTS[variant]}"]
+    for job in CACHED_JOBS:
+        if variant == "none":
+            lines += [f"{job}:", "  cache: []"]
+        else:
+            lines += [
+                f"{job}:",
+                "  cache:",
+                f"    - key: python-ci-uv-{job}-py$PYTHON_VERSION",
+                "      paths: [.cache/uv]",
+                "      when: always",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RunnerJob:
+    """One job of a warm run with a runner's cache transport in place of gitlab-ci-local's copy."""
+
+    phases: Phases
+    transport: Transport
+    uploaded: bool  # the cache changed, so the runner zips and uploads it after the job
+
+    @property
+    def overhead(self) -> float:
+        return self.phases.overhead
+
+    @property
+    def total(self) -> float:
+        return self.phases.total
+
+
+def runner_jobs(run: PipelineResult, cache: Path, before: dict[str, str]) -> dict[str, RunnerJob]:
+    """Per job of `run`: its phases with the cache copy-in replaced by extracting the runner's archive, plus
+    archiving it when the job changed it (`before`: the cache stamps before the run; `cache`: the folders after)."""
+    copies = cache_transport.imported(line for _, line in run.timeline)
+    after = cache_transport.snapshot(cache)
+    found: dict[str, RunnerJob] = {}
+    for name, phases in job_phases(run).items():
+        names = copies.get(name, {})
+        measured = [cache_transport.measure(cache / n) for n in names if (cache / n).is_dir()]
+        changed = any(before.get(n) != after.get(n) for n in names)
+        total = Transport(
+            sum(m.files for m in measured),
+            sum(m.raw_bytes for m in measured),
+            sum(m.archive_bytes for m in measured),
+            sum(m.zip_seconds for m in measured),
+            sum(m.unzip_seconds for m in measured),
+        )
+        extra = total.unzip_seconds + (total.zip_seconds if changed else 0.0) - sum(names.values())
+        runner = Phases(phases.total + extra, max(phases.overhead + extra, 0.0))
+        found[name] = RunnerJob(runner, total, changed)
+    return found
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.0f}"
+
+
+def variants_report(results: dict[str, tuple[PipelineResult, dict[str, RunnerJob]]], executor: str) -> list[str]:
+    """Markdown rows: per job and variant, the warm time, overhead with the runner's transport, and the archive."""
+    lines = [
+        f"### What each job caches (warm, {executor} executor, each job alone; runner cache transport counted)",
+        "",
+        "| job | cached | total | overhead | overhead % | tool | archive MB (files) | zip s | unzip s | uploaded |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    names = sorted({job for _, jobs in results.values() for job in jobs})
+    for job in names:
+        for variant, (_, jobs) in results.items():
+            row = jobs.get(job)
+            if row is None:
+                continue
+            t = row.transport
+            share = f"{100 * row.overhead / row.total:.0f}%" if row.total else "-"
+            archive = f"{_mb(t.archive_bytes)} ({t.files})" if t.files else "-"
+            lines.append(
+                f"| {job} | {variant} | {row.total:.1f} | {row.overhead:.1f} | {share} | {row.phases.tool:.1f} "
+                f"| {archive} | {t.zip_seconds:.1f} | {t.unzip_seconds:.1f} | {'yes' if row.uploaded else 'no'} |"
+            )
+    lines += ["", "| cached | wall (s) | failed | overhead share, all jobs (target <= 25%) |", "|---|---:|---|---:|"]
+    for variant, (run, jobs) in results.items():
+        failed = ", ".join(j.name for j in run.jobs if j.status == "FAIL") or "none"
+        overall = overhead_share(j.phases for j in jobs.values())
+        lines.append(
+            f"| {variant}: {CACHE_VARIANTS[variant]} | {run.wall_seconds:.1f} | {failed} | {100 * overall:.0f}% |"
+        )
+    return lines
+
+
+# --- getting uv in an image without it ---------------------------------------------------------------------
+
+
+def _timed_docker(*args: str, env: dict[str, str]) -> float:
+    start = time.monotonic()
+    done = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark: docker {' '.join(args[:3])} failed: {done.stderr.strip()[-500:]}")
+    return time.monotonic() - start
+
+
+def uv_install_report(python: str = "3.12", repeat: int = 3) -> list[str]:
+    """Median seconds per job for each way to have uv in `python:<python>-slim` (which has none), over an empty
+    container's start: `pip install uv` from the index (what the components do), the uv binary restored from the
+    job's cache (extracting its archive), or an image with uv in it (nothing per job; a bigger image to pull)."""
+    engine = default_engine()
+    env = engine.env()
+    uv_version = template_default("mypy", "uv_version")
+    image = f"python:{python}-slim"
+    ca = ["-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro", "-e", f"PIP_CERT={HOST_CA_BUNDLE}"]
+    base = ["run", "--rm", "--network=host", *ca, image, "sh", "-c"]
+    empty = statistics.median(_timed_docker(*base, "true", env=env) for _ in range(repeat))
+    pip = statistics.median(
+        _timed_docker(*base, f"python3 -m pip install -q --root-user-action=ignore uv=={uv_version}", env=env) - empty
+        for _ in range(repeat)
+    )
+    lines = [
+        f"### uv in an image without it ({image}, uv {uv_version}; median of {repeat}, seconds per job)",
+        "",
+        "| way | per job (s) | bytes moved per job | notes |",
+        "|---|---:|---:|---|",
+        f"| `pip install uv` from the index | {pip:.1f} | download | what the components do when the image lacks uv |",
+    ]
+    uv = shutil.which("uv")
+    if uv is not None:
+        with tempfile.TemporaryDirectory(prefix="python-ci-uvbin-") as tmp:
+            folder = Path(tmp) / "bin"
+            folder.mkdir()
+            shutil.copy2(uv, folder / "uv")
+            moved = cache_transport.measure(folder)
+        lines.append(
+            f"| uv binary in the job's `cache:` | {moved.unzip_seconds:.2f} | {_mb(moved.archive_bytes)} MB "
+            f"| extract only (uploaded once); the host's uv stands in for the pinned one |"
+        )
+        with tempfile.TemporaryDirectory(prefix="python-ci-uvimage-") as tmp:
+            shutil.copy2(uv, Path(tmp) / "uv")
+            tag = f"python-ci/benchmark-uv:{python}-slim"
+            (Path(tmp) / "Dockerfile").write_text(f"FROM {image}\nCOPY uv /usr/local/bin/uv\n", encoding="utf-8")
+            _timed_docker("build", "-q", "-t", tag, tmp, env={**env, "DOCKER_BUILDKIT": "0"})
+            size = (Path(tmp) / "uv").stat().st_size
+            with_uv = statistics.median(_timed_docker(*base[:-3], tag, "sh", "-c", "uv --version", env=env) - empty
+                                        for _ in range(repeat))  # fmt: skip
+            _timed_docker("rmi", tag, env=env)
+        lines.append(
+            f"| an image with uv (`COPY uv`) | {max(with_uv, 0.0):.2f} | 0 | one extra layer of {_mb(size)} MB, "
+            "pulled once per runner host |"
+        )
+    return [*lines, ""]
+
+
+def compare_cache_variants(base: Path, reports: Path, executor: tuple[Executor, str]) -> str:
+    """Prime and run warm each variant of `CACHE_VARIANTS` (each job alone); the markdown report."""
+    pipeline = (ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    results: dict[str, tuple[PipelineResult, dict[str, RunnerJob]]] = {}
+    for variant in CACHE_VARIANTS:
+        cache = base / f"cache-{variant}"
+        text = variant_pipeline(pipeline, variant)
+        _run(f"{variant}: prime", base / f"{variant}-prime", reports, cache=cache, pipeline=text, concurrency=1,
+             executor=executor)  # fmt: skip
+        before = cache_transport.snapshot(cache)
+        warm = _run(f"{variant}: warm", base / f"{variant}-warm", reports, cache=cache, pipeline=text,
+                    concurrency=1, executor=executor)  # fmt: skip
+        results[variant] = (warm, runner_jobs(warm, cache, before))
+    kind = executor[0].kind
+    lines = [f"{os.cpu_count()} CPU(s); load average {os.getloadavg()[0]:.1f} at the end", ""]
+    lines += variants_report(results, kind)
+    lines += [
+        "",
+        "Seconds. Overhead = job start to the tool's first line, plus saving the cache and artifacts; the cache "
+        "copy-in of gitlab-ci-local is replaced by extracting a zip of the job's cache paths (deflate level 6), and "
+        "the archive time is added when the job changed its cache (a runner skips unchanged uploads).",
+        "",
+    ]
+    if kind == "docker":
+        lines += uv_install_report()
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_pipeline", description=__doc__)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) to this file")
@@ -268,31 +477,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runner-cache", action="store_true", help="also measure a runner-level UV_CACHE_DIR (two more runs)"
     )
+    parser.add_argument(
+        "--executor", choices=("auto", "docker", "shell"), default="auto", help="gitlab-ci-local executor"
+    )
+    parser.add_argument(
+        "--cache-variants", action="store_true", help="compare caching the .venv, uv's cache and nothing (see above)"
+    )
     args = parser.parse_args(argv)
     os.environ.pop("UV_CACHE_DIR", None)  # jobs must use their own `cache:` folders, not a shared host cache
     base = Path(tempfile.mkdtemp(prefix="python-ci-benchmark-"))
     load_before = os.getloadavg()[0]
+    executor = choose_executor(args.executor)
+    print(f"benchmark: {executor[0].kind} executor ({executor[1]})", file=sys.stderr, flush=True)
+    if args.cache_variants:
+        try:
+            table = compare_cache_variants(base, base / "reports", executor)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        print(table, flush=True)
+        if args.output:
+            args.output.write_text(table + "\n", encoding="utf-8")
+        return 0
     try:
         cache = base / "cache"
         reports = base / "reports"
         n = args.concurrency
-        cold = _run("cold", base / "cold", reports, cache=cache, concurrency=n)
-        warm = [_run("warm #1", base / "warm1", reports, cache=cache, concurrency=n)]
-        pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n)
-        warm.append(_run("warm #2", base / "warm2", reports, cache=cache, concurrency=n))
+        cold = _run("cold", base / "cold", reports, cache=cache, concurrency=n, executor=executor)
+        warm = [_run("warm #1", base / "warm1", reports, cache=cache, concurrency=n, executor=executor)]
+        pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n, executor=executor)
+        warm.append(_run("warm #2", base / "warm2", reports, cache=cache, concurrency=n, executor=executor))
         variants = [("warm: the components' `cache:` (each job's .venv)", warm)]
         if args.runner_cache:
             # A runner that keeps UV_CACHE_DIR on a persistent volume: the components use it as it is.
             runner_env = {"UV_CACHE_DIR": str(base / "runner-uv-cache")}
-            _run("runner cache priming", base / "prime", reports, cache=cache, env=runner_env, concurrency=n)
-            runner = [_run("runner cache", base / "runner", reports, cache=cache, env=runner_env, concurrency=n)]
+            _run(
+                "runner cache priming",
+                base / "prime",
+                reports,
+                cache=cache,
+                env=runner_env,
+                concurrency=n,
+                executor=executor,
+            )
+            runner = [
+                _run(
+                    "runner cache",
+                    base / "runner",
+                    reports,
+                    cache=cache,
+                    env=runner_env,
+                    concurrency=n,
+                    executor=executor,
+                )
+            ]
             variants.append(("warm: a runner-level UV_CACHE_DIR (kept whole)", runner))
         parallel: list[tuple[str, PipelineResult]] = []
         if n != 0:
             # The pipeline as it runs by default, every job of a stage at once: its own caches, from empty.
             together = base / "cache-parallel"
-            parallel.append(("cold caches", _run("cold, all at once", base / "pcold", reports, cache=together)))
-            parallel.append(("warm caches", _run("warm, all at once", base / "pwarm", reports, cache=together)))
+            parallel.append(
+                ("cold caches", _run("cold, all at once", base / "pcold", reports, cache=together, executor=executor))
+            )
+            parallel.append(
+                ("warm caches", _run("warm, all at once", base / "pwarm", reports, cache=together, executor=executor))
+            )
         load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
         table = report(cold, variants, pip, parallel, concurrency=n, load=load)
         print(table, flush=True)

@@ -16,20 +16,66 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from scripts.containers import DOCKER, HELPER_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_REMOTE = "git@gitlab.example.com:python-ci/catalog.git"
 CATALOG_PATH = "python-ci/catalog"
 
-# Jobs run on this host's shell, each in its own copy of the repository, with real artifacts and caches.
-ENGINE_FLAGS = (
-    "--force-shell-executor",
-    "--shell-isolation",
-    "--no-artifacts-to-source",
-    "--color=false",
-    "--max-job-name-padding=0",
-)
+COMMON_FLAGS = ("--no-artifacts-to-source", "--color=false", "--max-job-name-padding=0")
+# Shell executor: jobs run on this host's shell, each in its own copy of the repository, with real artifacts and
+# caches; a job's `image:` is ignored.
+ENGINE_FLAGS = ("--force-shell-executor", "--shell-isolation", *COMMON_FLAGS)
+# The host's CA store: this machine reaches the package registries through a TLS-intercepting proxy.
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+@dataclass(frozen=True)
+class Executor:
+    """How gitlab-ci-local runs jobs: `shell` (on this host) or `docker` (each job in its `image:`, on the engine
+    at `docker_host`, as a GitLab runner's docker executor does). `privileged` is a privileged runner's
+    `--privileged` (what buildah's image build needs in a container); `volumes` are a runner's `volumes` setting,
+    `docker run --volume` specs given to every job."""
+
+    kind: Literal["shell", "docker"] = "shell"
+    docker_host: str = ""
+    privileged: bool = False
+    volumes: tuple[str, ...] = ()
+
+    def flags(self) -> tuple[str, ...]:
+        """gitlab-ci-local's options for this executor."""
+        if self.kind == "shell":
+            return ENGINE_FLAGS
+        flags = [
+            f"--container-executable={DOCKER}",
+            f"--helper-image={HELPER_IMAGE}",
+            # Host network: jobs reach the package registries and services on 127.0.0.1 (the local registry).
+            "--network=host",
+            "--pull-policy=if-not-present",
+        ]
+        if Path(HOST_CA_BUNDLE).is_file():
+            flags.append(f"--ca-file={HOST_CA_BUNDLE}")  # mounted over the image's bundle, SSL_CERT_FILE set
+        if self.privileged:
+            flags.append("--privileged")
+        flags += [f"--volume={volume}" for volume in self.volumes]
+        return (*flags, *COMMON_FLAGS)
+
+    def variables(self) -> dict[str, str]:
+        """What a runner's own environment gives every job here: pip 23 reads PIP_CERT, not SSL_CERT_FILE."""
+        if self.kind == "docker" and Path(HOST_CA_BUNDLE).is_file():
+            return {"PIP_CERT": HOST_CA_BUNDLE}
+        return {}
+
+    def env(self) -> dict[str, str]:
+        """Environment for gitlab-ci-local itself: which engine its docker client talks to."""
+        return {"DOCKER_HOST": self.docker_host} if self.kind == "docker" else {}
+
+
+SHELL = Executor()
 
 # gitlab-ci-local prints this WARN line when a run sets a predefined variable: it is not a job.
 _PREDEFINED_WARNING = "Avoid overriding predefined variables"
@@ -151,12 +197,13 @@ def engine_command(
     variables: Mapping[str, str] | None = None,
     inputs: Mapping[str, str] | None = None,
     timestamps: bool = False,
+    executor: Executor = SHELL,
 ) -> list[str]:
     """The gitlab-ci-local command line; `inputs` values are JSON as its `--input` expects (strings quoted)."""
-    cmd = ["gitlab-ci-local", *ENGINE_FLAGS]
+    cmd = ["gitlab-ci-local", *executor.flags()]
     if timestamps:
         cmd.append("--timestamps")
-    for flag, pairs in (("--variable", variables), ("--input", inputs)):
+    for flag, pairs in (("--variable", {**executor.variables(), **(variables or {})}), ("--input", inputs)):
         for key, value in (pairs or {}).items():
             cmd += [flag, f"{key}={value}"]
     return [*cmd, *args]

@@ -11,8 +11,12 @@
    needs, is started (e.g.
    `python -m scripts.local_registry up --dir DIR`) and prints `NAME=VALUE` lines, passed to the pipeline as
    `--variable NAME=VALUE` (CI_REGISTRY of a local registry, ...); its stop command runs at the end;
-3. run gitlab-ci-local (shell executor, shell isolation) with `PYTHON_CI_LOCAL=1`: jobs that must not run locally
-   (the catalogue's own test suite, which would run this pipeline again) have a rule on that variable;
+3. run gitlab-ci-local with `PYTHON_CI_LOCAL=1` (jobs that must not run locally, the catalogue's own test suite
+   which would run this pipeline again, have a rule on that variable). By default with its docker executor, each
+   job in its `image:` as a GitLab runner runs it, on the local engine and stand-in images of
+   `scripts/containers.py` (host network, the host's CA bundle, `--privileged` when the image build runs, as on a
+   privileged runner); with the shell executor (shell isolation) when `--shell` is given or no engine can run here
+   (the summary says which executor ran, and why);
 4. when the local registry ran and image-build pushed, smoke-check the pushed image (`python -m
    scripts.local_registry check`: its labels name the commit, it starts, /livez and /version answer) before the
    registry stops;
@@ -22,8 +26,9 @@
 When a service cannot run here (the registry needs root, buildah and skopeo), the pipeline runs without the jobs
 that need it (their rules test `PYTHON_CI_NO_CONTAINERS`) and the summary lists them as skipped, with the reason.
 
-The jobs' `cache:` folders are kept in `.cache/pipeline/` between runs, as a runner keeps them between pipelines
-(`--cold` starts from empty caches).
+The jobs' `cache:` folders are kept in `.cache/pipeline/<executor>/` between runs, as a runner keeps them between
+pipelines (`--cold` starts from empty caches). A cache made on the host's shell holds environments that point at
+the host's interpreters, so each executor keeps its own.
 """
 
 from __future__ import annotations
@@ -44,9 +49,13 @@ from typing import Any
 
 import yaml
 
+from scripts.containers import ready
 from scripts.local_registry import release_storage, scratch_dir, write_storage_conf
 from scripts.localci import (
+    HOST_CA_BUNDLE,
     ROOT,
+    SHELL,
+    Executor,
     clone_repo,
     copy_worktree,
     engine_command,
@@ -78,9 +87,8 @@ HOOK_CANNOT_RUN = 2
 # Set (to the reason) when the registry cannot run: the image jobs' rules in .gitlab-ci.yml leave them out.
 NO_CONTAINERS_VARIABLE = "PYTHON_CI_NO_CONTAINERS"
 IMAGE_JOBS = ("image-build", "image-push")
-# The host's CA store: this machine reaches the package index through a TLS-intercepting proxy, so the image
-# build's RUN steps get the host's bundle and pip is pointed at it (uv in the image trusts the system store).
-HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# An anonymous volume per job container at buildah's default store (removed with the container).
+BUILDAH_VOLUME = "/var/lib/containers"
 STATE_DIR = ".gitlab-ci-local"
 _VAR = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
 _MATRIX_SUFFIX = re.compile(r": \[[^\]]*\]$")
@@ -107,6 +115,8 @@ class PipelineResult:
     timeline: list[tuple[float, str]] = field(default_factory=list[tuple[float, str]])
     smoke: SmokeCheck | None = None  # the pushed image's check, when the local registry ran and image-build pushed
     skipped: dict[str, str] = field(default_factory=dict[str, str])  # job -> why it was left out of this run
+    executor: Executor = SHELL
+    executor_note: str = ""  # why this executor ran (the shell executor's fallback reason)
 
     @property
     def ok(self) -> bool:
@@ -170,9 +180,11 @@ def registry_variables(printed: Mapping[str, str]) -> dict[str, str]:
         # The local registry speaks plain HTTP on 127.0.0.1.
         "IMAGE_BUILD_TLS_VERIFY": "false",
         "IMAGE_PUSH_TLS_VERIFY": "false",
-        # The runner's host kernel has overlayfs; vfs (the portable default) copies every layer.
-        "IMAGE_BUILD_STORAGE_DRIVER": "overlay",
     }
+    # The runner's host kernel has overlayfs; vfs (the portable default) copies every layer (minutes per build
+    # here). In a container the store gets a volume of its own (`BUILDAH_VOLUME`): overlayfs cannot stack on the
+    # container's own overlay root.
+    out["IMAGE_BUILD_STORAGE_DRIVER"] = "overlay"
     if printed.get("BASE_IMAGE"):
         out["BASE_IMAGE"] = printed["BASE_IMAGE"]
     return out
@@ -221,11 +233,12 @@ def run_engine(
     echo: bool = True,
     timestamps: bool = False,
     env: Mapping[str, str] | None = None,
+    executor: Executor = SHELL,
 ) -> tuple[int, list[tuple[float, str]], float]:
     """Run gitlab-ci-local in `repo`, streaming its output when `echo`; (exit code, timed lines, wall seconds)."""
     all_vars = {LOCAL_VARIABLE: "1", **(variables or {})}
     args = [*(["--needs"] if needs else []), *jobs]
-    cmd = engine_command(*args, variables=hide_secrets(repo, all_vars), timestamps=timestamps)
+    cmd = engine_command(*args, variables=hide_secrets(repo, all_vars), timestamps=timestamps, executor=executor)
     # Overriding predefined variables (a tag pipeline) is deliberate here: silence gitlab-ci-local's warning.
     quiet = {"GCL_IGNORE_PREDEFINED_VARS": ",".join(k for k in all_vars if k.startswith("CI_"))}
     start = time.monotonic()
@@ -233,7 +246,7 @@ def run_engine(
     with subprocess.Popen(
         cmd,
         cwd=repo,
-        env=engine_env({**quiet, **(env or {})}),
+        env=engine_env({**quiet, **executor.env(), **(env or {})}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -365,9 +378,15 @@ def run_local_pipeline(
     env: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
     pipeline: str | None = None,
+    executor: str | tuple[Executor, str] = "shell",
 ) -> PipelineResult:
     """Run `root`'s pipeline in a fresh copy at `workdir` (a new temporary folder by default) and collect the
-    results. With `cache_dir`, the jobs' `cache:` folders start from it and are saved back to it afterwards."""
+    results. With `cache_dir`, the jobs' `cache:` folders start from it and are saved back to it afterwards.
+
+    `executor`: `docker` (each job in its image; RuntimeError when no engine can run here), `shell`, or `auto`
+    (docker where the engine runs, else shell; `PipelineResult.executor_note` says why), or the (executor, note)
+    `choose_executor` returned."""
+    chosen, note = choose_executor(executor) if isinstance(executor, str) else executor
     workdir = workdir or Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
     prepare_repo(root, workdir, tag, pipeline)
     engine_cache = workdir / STATE_DIR / "cache"
@@ -386,6 +405,10 @@ def run_local_pipeline(
         if "LOCAL_REGISTRY_DIR" in service_vars:
             service_vars = registry_variables(service_vars)
             storage = _storage_env(state)
+            if chosen.kind == "docker":
+                # buildah in a container needs what a privileged runner gives (docs: README, image-build), and its
+                # image store a volume, as a runner's `volumes` setting gives it.
+                chosen = Executor("docker", chosen.docker_host, privileged=True, volumes=(BUILDAH_VOLUME,))
         reason = started.unavailable.get("local_registry")
         if not with_services and re.search(SERVICE_HOOKS["local_registry"][2], pipeline_text):
             reason = "helper services disabled (--no-services): no local registry"
@@ -402,6 +425,7 @@ def run_local_pipeline(
                 echo=echo,
                 timestamps=timestamps,
                 env={**storage, **(env or {})},
+                executor=chosen,
             )
             pushed = read_dotenv(workdir, "image-build.env")
             if "LOCAL_REGISTRY_DIR" in started.variables and pushed.get("IMAGE_REF"):
@@ -423,7 +447,20 @@ def run_local_pipeline(
     for name, status in statuses.items():
         folder, reports = collected.get(name, (None, list[str]()))
         results.append(JobResult(name, status, durations.get(name), coverage.get(name), folder, reports))
-    return PipelineResult(code, results, output, wall, workdir, timeline, smoke, skipped)
+    return PipelineResult(code, results, output, wall, workdir, timeline, smoke, skipped, chosen, note)
+
+
+def choose_executor(wanted: str) -> tuple[Executor, str]:
+    """The executor for `wanted` (`docker`, `shell` or `auto`) and a note on the choice. The docker executor
+    needs the local engine and the stand-in images (`scripts.containers.ready`, which starts and builds them)."""
+    if wanted == "shell":
+        return SHELL, "shell executor requested"
+    engine, why_not = ready()
+    if engine is not None:
+        return Executor("docker", engine.host), f"engine {engine.host}"
+    if wanted == "docker":
+        raise RuntimeError(f"docker executor requested, but the engine cannot run here: {why_not}")
+    return SHELL, f"no container engine here ({why_not}): fell back to the shell executor"
 
 
 def summary(result: PipelineResult, root: Path = ROOT) -> str:
@@ -444,6 +481,9 @@ def summary(result: PipelineResult, root: Path = ROOT) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
+    runner = result.executor
+    mode = "docker (each job in its image" + (", privileged" if runner.privileged else "") + ")"
+    lines.append(f"executor: {mode if runner.kind == 'docker' else 'shell'}; {result.executor_note}")
     for skipped, reason in result.skipped.items():
         lines.append(f"{skipped}: SKIPPED, not run here: {reason}")
     if result.smoke is not None:
@@ -479,10 +519,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-services", action="store_true", help="do not start the helper services")
     parser.add_argument("--reports-dir", type=Path, default=ROOT / "reports", help="where job reports go")
     parser.add_argument("--cold", action="store_true", help=f"start with empty job caches (clears {CACHE_DIR})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--shell", action="store_true", help="shell executor (default: docker where an engine runs)")
+    where.add_argument("--docker", action="store_true", help="docker executor, or fail when no engine can run")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
+    try:
+        executor = choose_executor("shell" if args.shell else "docker" if args.docker else "auto")
+    except RuntimeError as err:
+        print(f"pipeline: {err}", file=sys.stderr)
+        return 1
+    cache = CACHE_DIR / executor[0].kind
     if args.cold:
-        shutil.rmtree(CACHE_DIR, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    workdir = Path(tempfile.mkdtemp(prefix="python-ci-pipeline-"))
     try:
         result = run_local_pipeline(
             tag=args.tag,
@@ -491,8 +540,9 @@ def main(argv: list[str] | None = None) -> int:
             variables=_pairs(args.variable),
             workdir=workdir,
             reports_dir=args.reports_dir,
-            cache_dir=CACHE_DIR,
+            cache_dir=cache,
             echo=not args.quiet,
+            executor=executor,
             with_services=not args.no_services,
         )
         print()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for the two README commands on a fresh Debian/Ubuntu machine.
 # As root it installs missing apt packages; as a user it says which ones are missing.
-# Usage: scripts/setup.sh [--containers]   (--containers adds Buildah, skopeo, the registry and mmdebstrap)
+# Usage: scripts/setup.sh [--containers]   (--containers adds Buildah, skopeo, the registry, mmdebstrap and
+# Debian's Docker engine, which scripts/containers.py runs with its state in .cache/engine)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +31,7 @@ if $want_containers; then
   need_cmd docker-registry docker-registry
   need_cmd mmdebstrap mmdebstrap
   need_cmd htpasswd apache2-utils
+  need_cmd dockerd docker.io
 fi
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   apt_missing+=("${optional_missing[@]}")

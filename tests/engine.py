@@ -1,4 +1,5 @@
-"""Run pipelines for real in gitlab-ci-local (shell executor, shell isolation) from tests.
+"""Run pipelines for real in gitlab-ci-local from tests: shell executor (shell isolation) by default, or its docker
+executor (`executor="docker"`: each job in its `image:` on the local engine, tests marked `docker`).
 
 A test builds a throw-away git repository that holds the catalogue's `templates/` (as the catalog project would)
 plus the project under test, then runs gitlab-ci-local in it. Components are included as
@@ -9,17 +10,22 @@ The engine helpers are shared with the local pipeline runner (scripts/localci.py
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from scripts import containers
 from scripts.localci import (
     CATALOG_PATH,
     CATALOG_REMOTE,
     ROOT,
+    SHELL,
+    Executor,
     engine_command,
     engine_env,
     git,
@@ -37,6 +43,7 @@ __all__ = [
     "ROOT",
     "SHARED_UV_CACHE",
     "PipelineRun",
+    "docker_unavailable",
     "engine_env",
     "git",
     "include",
@@ -113,6 +120,14 @@ class PipelineRun:
         return strip_ansi((self.repo / ".gitlab-ci-local" / "output" / f"{safe_job_name(job)}.log").read_text())
 
 
+@functools.cache
+def docker_unavailable() -> str | None:
+    """Why the docker executor cannot run here (None when it can): starts the local engine and builds the
+    stand-in images once per session (`scripts/containers.py`; ~1 s when they exist, minutes the first time)."""
+    engine, why_not = containers.ready()
+    return None if engine is not None else why_not
+
+
 def run_pipeline(
     repo: Path,
     *args: str,
@@ -120,15 +135,23 @@ def run_pipeline(
     inputs: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 600,
+    executor: Literal["shell", "docker"] = "shell",
+    privileged: bool = False,
 ) -> PipelineRun:
     """Run gitlab-ci-local in `repo` (extra CLI `args`, e.g. job names) and collect what it produced.
 
-    `inputs` values are JSON as gitlab-ci-local's `--input` expects (strings quoted)."""
-    cmd = engine_command(*args, variables=hide_secrets(repo, variables or {}), inputs=inputs)
+    `inputs` values are JSON as gitlab-ci-local's `--input` expects (strings quoted). `executor="docker"` runs
+    each job in its image on the local engine (call `docker_unavailable()` first, or mark the test `docker`),
+    `--privileged` when `privileged`, as a privileged runner; `env` then reaches only gitlab-ci-local itself,
+    never the jobs (a runner's host environment does not either)."""
+    runner = SHELL
+    if executor == "docker":
+        runner = Executor("docker", containers.default_engine().host, privileged=privileged)
+    cmd = engine_command(*args, variables=hide_secrets(repo, variables or {}), inputs=inputs, executor=runner)
     done = subprocess.run(
         cmd,
         cwd=repo,
-        env=engine_env(env),
+        env=engine_env({**runner.env(), **(env or {})}),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -137,6 +137,7 @@ def test_summary_table(branch_run: PipelineResult, project: Path) -> None:
     assert "reports/build-job/ (out/junit.xml)" in row
     assert any(line.startswith("matrix-job: [a]") and "PASS 50%" in line for line in lines)
     assert lines[-1].startswith("pipeline FAILED (gitlab-ci-local exit 1): 4 job(s) in ")
+    assert "executor: shell; shell executor requested" in lines  # run_local_pipeline's default
 
 
 def test_job_folder_names_match_the_engine(branch_run: PipelineResult) -> None:
@@ -169,6 +170,27 @@ def test_catalogue_checks_pass_in_the_real_pipeline(tmp_path: Path) -> None:
     assert "validate-components" in done.stdout
     assert "pipeline passed: 2 job(s)" in done.stdout
     assert (tmp_path / "validate-components" / "job.log").is_file()
+
+
+@pytest.mark.docker
+def test_catalogue_checks_pass_in_containers(tmp_path: Path) -> None:
+    """The CLI's docker executor: the catalogue's jobs in their own image (python:3.11-slim, no uv: pip installs
+    it), and the summary names the executor."""
+    jobs = ["--job", "validate-components", "--job", "docs-check"]
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.pipeline", "--docker", "--quiet", "--reports-dir", str(tmp_path), *jobs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pipeline passed: 2 job(s)" in done.stdout
+    assert "executor: docker (each job in its image); engine unix://" in done.stdout
+    log = (tmp_path / "validate-components" / "job.log").read_text()
+    assert "Using Python 3.11" in log  # uv (installed with pip) made the tools' environment with the image's Python
+    assert "problem(s)" in log
 
 
 def test_service_hook_not_started_when_the_pipeline_does_not_need_it(project: Path, tmp_path: Path) -> None:

@@ -31,7 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncGenerator[None]:
         if settings.x_token is None:
             logger.warning("X_TOKEN is not set: every {} request is refused with 401", settings.api_prefix)
-        logger.info("{} {} starting ({})", build_info.service, build_info.version, settings.status.value)
+        logger.info(
+            "{} {} starting ({}; settings from the {})",
+            build_info.service,
+            build_info.version,
+            settings.status.value,
+            settings.env_file_description,
+        )
         readiness.ready()
         yield
         readiness.drain()

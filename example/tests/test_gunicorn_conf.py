@@ -1,7 +1,7 @@
 """Real gunicorn processes with gunicorn.conf.py: multi-worker logging, graceful drain, bad settings.
 
-Every server listens on 127.0.0.1 on a free port, runs in its own temporary directory (so no .env is read),
-and is stopped by the test that started it.
+Every server listens on 127.0.0.1 on a free port, runs in its own temporary directory with ENV_FILE empty
+(so no .env is read, unless the test says otherwise), and is stopped by the test that started it.
 """
 
 import contextlib
@@ -9,6 +9,7 @@ import gzip
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,17 +44,24 @@ def server_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env.update(
         HOST="127.0.0.1", PORT=str(free_port()), X_TOKEN=TOKEN, STATUS="dev", LOG_SAVE_PATH=str(tmp_path)
     )
+    env.update(ENV_FILE="")
     env.update(settings)
     return env
 
 
 class Gunicorn:
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.port = int(env["PORT"])
+    def __init__(
+        self,
+        tmp_path: Path,
+        env: dict[str, str],
+        config: Path = PROJECT_DIR / "gunicorn.conf.py",
+        port: int | None = None,
+    ) -> None:
+        self.port = port or int(env["PORT"])
         self.output_path = tmp_path / "gunicorn.out"
         self.output = self.output_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_DIR / "gunicorn.conf.py")],
+            [sys.executable, "-m", "gunicorn", "--config", str(config)],
             cwd=tmp_path,
             env=env,
             stdout=self.output,
@@ -76,6 +84,16 @@ class Gunicorn:
     def get(self, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    def post_analyze(self, token: str) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        body = json.dumps({"text": "From the service's own .env."})
+        headers = {"X-Token": token, "Content-Type": "application/json"}
+        connection.request("POST", "/v1/analyze", body=body, headers=headers)
         response = connection.getresponse()
         response.read()
         connection.close()
@@ -329,6 +347,30 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path, start: type[Guni
     assert all(json.loads(payload)["sentences"] == 2 for _, payload in replies)
     assert server.stop() == 0
     assert server.log_text().count('access "POST /v1/analyze HTTP/1.1" 200') == len(connections)
+
+
+def test_started_from_another_directory_reads_the_services_own_env_file(tmp_path: Path) -> None:
+    service = tmp_path / "service"
+    shutil.copytree(PROJECT_DIR / "app", service / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_DIR / "gunicorn.conf.py", service)
+    port = free_port()
+    prod_token = "prod-token-from-the-env-file"
+    (service / ".env").write_text(
+        f"STATUS=prod\nX_TOKEN={prod_token}\nHOST=127.0.0.1\nPORT={port}\nWORKERS=1\nLEVEL=INFO\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("STATUS=dev\nPORT=1\n")  # the working directory's .env: ignored
+    env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    server = Gunicorn(elsewhere, env, config=service / "gunicorn.conf.py", port=port)
+    try:
+        server.wait_ready()
+        assert server.get("/docs").status == 404  # prod, from the service's .env
+        assert server.post_analyze(prod_token).status == 200
+        assert server.stop() == 0
+    finally:
+        server.kill()
+    assert f"settings from the environment and {service / '.env'}" in server.log_text()
 
 
 def read_http_response(connection: socket.socket) -> tuple[int, bytes]:

@@ -17,6 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.problems import problem_response
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
+# A 413 closes the connection (RFC 9110 section 15.5.14): the rest of an oversized body is not worth reading
+# to keep the connection; the server discards what still arrives before it closes (app/workers.py).
+CLOSE: Final = {"Connection": "close"}
 # An incoming id is kept only if it is short and plain, so a client cannot inject text into log lines.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -73,7 +76,7 @@ class RequestContextMiddleware:
                 if received > self.max_body_bytes:
                     # An HTTPException, because FastAPI turns any other error while reading the body into
                     # a 400; the app's handler makes it a problem+json 413.
-                    raise HTTPException(413, detail=too_large)
+                    raise HTTPException(413, detail=too_large, headers=CLOSE)
             return message
 
         with logger.contextualize(request_id=request_id):
@@ -81,7 +84,9 @@ class RequestContextMiddleware:
                 declared = headers.get(b"content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                     # Refused before the app reads a byte of it.
-                    response = problem_response(413, detail=too_large, request_id=request_id, instance=path)
+                    response = problem_response(
+                        413, detail=too_large, request_id=request_id, instance=path, headers=CLOSE
+                    )
                     await response(scope, receive, send_with_id)
                 else:
                     await self.app(scope, receive_limited, send_with_id)

@@ -10,13 +10,19 @@ Here a stopping worker drains instead (RFC 9112 section 9.6, "Tear-down"): it st
 next request on every open connection with `Connection: close` and closes it after the response, and closes a
 connection that stays idle only after the keep-alive timeout, as it would anyway. The request limit is counted
 as requests arrive, so recycling starts at exactly the request that reaches it.
+
+A connection closed while its request body is still arriving (a 413, or an answer before the body was read)
+is closed the way nginx's lingering close does it: send the response and a FIN, read and discard what the
+client still sends (up to `LINGER_SECONDS` and `LINGER_MAX_BYTES`), then close. Closing a socket with unread
+data makes the kernel send a reset, and a client that sends its whole body before reading (urllib, requests)
+would get that reset instead of the response.
 """
 
 import asyncio
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from gunicorn.arbiter import Arbiter
 from loguru import logger
@@ -24,6 +30,26 @@ from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 from uvicorn_worker import UvicornWorker  # pyright: ignore[reportMissingTypeStubs]
+
+LINGER_SECONDS: Final = 5.0
+LINGER_MAX_BYTES: Final = 64 * 1024 * 1024
+
+
+class LingeringTransport:
+    """A connection's transport as uvicorn sees it: `close()` asks the protocol, which may linger first."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: "DrainingProtocol") -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol.close_connection()
+
+    def is_closing(self) -> bool:
+        return self._protocol.lingering or self._transport.is_closing()
 
 
 class DrainState(ServerState):
@@ -52,9 +78,34 @@ class DrainingProtocol(HttpToolsProtocol):
     server_state: DrainState
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self.raw_transport = transport
+        self.lingering = False
+        self.discarded = 0
+        super().connection_made(cast("asyncio.Transport", LingeringTransport(transport, self)))
         if self.server_state.draining:
             self._close_when_idle()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.lingering:
+            super().data_received(data)
+            return
+        self.discarded += len(data)
+        if self.discarded > LINGER_MAX_BYTES:
+            self.raw_transport.close()
+
+    def close_connection(self) -> None:
+        """Close now, or (request body still arriving) send a FIN, discard the rest, and close after it."""
+        cycle = cast("RequestResponseCycle | None", self.cycle)
+        if self.lingering:
+            return
+        if cycle is None or not cycle.more_body or self.raw_transport.is_closing():
+            self.raw_transport.close()
+            return
+        self.lingering = True
+        self.raw_transport.write_eof()  # after the response: the client reads it, then EOF
+        self.raw_transport.resume_reading()
+        # The client's own close ends it sooner: eof_received lets asyncio close the transport.
+        self.loop.call_later(LINGER_SECONDS, self.raw_transport.close)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

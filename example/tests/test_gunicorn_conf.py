@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -371,6 +373,30 @@ def test_started_from_another_directory_reads_the_services_own_env_file(tmp_path
     finally:
         server.kill()
     assert f"settings from the environment and {service / '.env'}" in server.log_text()
+
+
+def test_oversized_body_413_reaches_clients_that_send_the_whole_body_first(
+    tmp_path: Path, start: type[Gunicorn]
+) -> None:
+    server = start(tmp_path, server_env(tmp_path, WORKERS="1"))
+    server.wait_ready()
+    body = b'{"text": "' + b"a" * (5 * 1024 * 1024) + b'"}'
+    url = f"http://127.0.0.1:{server.port}/v1/analyze"
+    headers = {"X-Token": TOKEN, "Content-Type": "application/json"}
+    # urllib: sends `Connection: close` and the whole body, then reads.
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30)
+    assert caught.value.code == 413
+    assert json.loads(caught.value.read())["status"] == 413
+    # A keep-alive client that writes everything before it reads (as requests does).
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+        head = f"POST /v1/analyze HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n"
+        raw.sendall(head.encode() + body)
+        status, payload = read_http_response(raw)
+        assert status == 413
+        assert json.loads(payload)["detail"] == "request body is larger than 262144 bytes"
+        assert raw.recv(1) == b""  # then the server closed the connection, cleanly
+    assert server.stop() == 0
 
 
 def read_http_response(connection: socket.socket) -> tuple[int, bytes]:

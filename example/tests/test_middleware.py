@@ -112,6 +112,7 @@ async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient, au
 
     response = await client.post("/v1/analyze", content=body(), headers=auth)  # type: ignore[arg-type]
     assert response.status_code == 413
+    assert response.headers["connection"] == "close"
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"] == f"request body is larger than {MAX_BODY_BYTES} bytes"
 

@@ -120,3 +120,39 @@ async def test_draining_answers_the_next_request_of_an_idle_keep_alive_connectio
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
     await asyncio.wait_for(stopping, 10)
+
+
+async def response_to_whole_body_sent_first(server_class: type[Server]) -> bytes:
+    """What a client that sends a 4 MiB body (with `Connection: close`) before reading gets from `hello`."""
+    server, port = await started(server_class)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = b"x" * (4 * 1024 * 1024)
+    head = b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    try:
+        writer.write(head + body)
+        await writer.drain()
+        received = await asyncio.wait_for(reader.read(), 10)
+    except ConnectionResetError:
+        received = b""
+    finally:
+        writer.close()
+    await server.shutdown()
+    return received
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("server_class", "answered"),
+    [
+        # uvicorn closes with the body unread: the kernel resets the connection and the response is lost.
+        (Server, False),
+        (DrainingServer, True),
+    ],
+)
+async def test_response_before_the_body_was_read_reaches_a_client_that_sends_it_all_first(
+    server_class: type[Server], answered: bool
+) -> None:
+    received = await response_to_whole_body_sent_first(server_class)
+    assert received.startswith(b"HTTP/1.1 200") is answered, received[:100]
+    if answered:
+        assert received.endswith(b"\r\n\r\nok")

@@ -399,6 +399,24 @@ def test_oversized_body_413_reaches_clients_that_send_the_whole_body_first(
     assert server.stop() == 0
 
 
+def test_head_and_options_on_the_wire(tmp_path: Path, start: type[Gunicorn]) -> None:
+    server = start(tmp_path, server_env(tmp_path, WORKERS="1"))
+    server.wait_ready()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+        # Both on one keep-alive connection: a HEAD response carries no content, so the next one parses.
+        raw.sendall(b"HEAD /version HTTP/1.1\r\nHost: t\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = http.client.HTTPResponse(raw, method="HEAD")
+        head.begin()
+        assert head.status == 200
+        assert int(head.headers["content-length"]) > 0
+        assert head.read() == b""
+        options = http.client.HTTPResponse(raw, method="OPTIONS")
+        options.begin()
+        assert options.status == 204
+        assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"  # the server's, RFC 9110 9.3.7
+    assert server.stop() == 0
+
+
 def read_http_response(connection: socket.socket) -> tuple[int, bytes]:
     response = http.client.HTTPResponse(connection)
     response.begin()

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import analysis
+from app.media import JsonBodyDep
 from app.problems import Problem
 
 MAX_TEXT_CHARS = 20_000
@@ -11,7 +12,12 @@ MAX_TOP_K = 50
 
 router = APIRouter(
     tags=["analysis"],
-    responses={401: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        401: {"model": Problem},
+        413: {"model": Problem},
+        415: {"model": Problem},
+        422: {"model": Problem},
+    },
 )
 
 
@@ -36,7 +42,7 @@ class AnalyzeResponse(BaseModel):
     keywords: list[KeywordOut] = Field(description="most frequent content words, ties in order of appearance")
 
 
-@router.post("/analyze")
+@router.post("/analyze", dependencies=[JsonBodyDep])
 def analyze_text(body: AnalyzeRequest) -> AnalyzeResponse:
     """Sentence, token and script counts and the top keywords of a text (English, Korean, mixed, ...)."""
     # A plain `def`: the work is CPU-bound, so FastAPI runs it in the thread pool, off the event loop.

@@ -1,0 +1,62 @@
+import httpx
+import pytest
+
+from app.media import ENCODED, NOT_JSON, is_json
+from app.problems import PROBLEM_JSON
+
+pytestmark = pytest.mark.anyio
+
+BODY = b'{"text": "hello"}'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "json"),
+    [
+        ("application/json", True),
+        ("Application/JSON; charset=utf-8", True),
+        ("application/merge-patch+json", True),
+        ("text/plain", False),
+        ("application/x-www-form-urlencoded", False),
+        ("text/json+x", False),
+        ("", False),
+    ],
+)
+def test_is_json(content_type: str, json: bool) -> None:
+    assert is_json(content_type) is json
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_not_declared_json_is_415(
+    client: httpx.AsyncClient, auth: dict[str, str], content_type: str | None
+) -> None:
+    headers = auth | ({"Content-Type": content_type} if content_type else {})
+    response = await client.post("/v1/analyze", content=BODY, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["detail"] == NOT_JSON
+
+
+async def test_a_compressed_body_is_415_with_accept_encoding(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    headers = auth | {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    response = await client.post("/v1/analyze", content=BODY, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["accept-encoding"] == "identity"
+    assert response.json()["detail"] == ENCODED
+
+
+@pytest.mark.parametrize("encoding", [None, "identity"])
+async def test_a_plain_json_body_is_read(
+    client: httpx.AsyncClient, auth: dict[str, str], encoding: str | None
+) -> None:
+    headers = auth | {"Content-Type": "application/json; charset=utf-8"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    response = await client.post("/v1/analyze", content=BODY, headers=headers)
+    assert response.status_code == 200
+
+
+async def test_the_token_is_checked_before_the_body(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/analyze", content=BODY, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 401

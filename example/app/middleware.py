@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.media import WITH_CONTENT, unsupported_content
 from app.methods import KNOWN_METHODS, SERVER_METHODS, allowed_methods
 from app.problems import instance_of, problem_response
 
@@ -131,25 +132,31 @@ class RequestContextMiddleware:
     def answer_before_the_app(
         self, scope: Scope, headers: dict[bytes, bytes], request_id: str
     ) -> Response | None:
-        """The response for what the app never sees: unknown methods, OPTIONS, a declared oversized body."""
+        """The response for what the app never sees: unknown methods, OPTIONS, content it cannot read.
+
+        The content checks (413 by `Content-Length`, 415 unless JSON) come before routing, so a POST to an
+        unknown path with such content gets them rather than a 404: every route of the service reads JSON.
+        """
         method: str = scope["method"]
-        if method in {"GET", "POST"}:  # the hot path: only the body limit applies
+
+        def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+            instance = instance_of(scope["path"])
+            return problem_response(
+                status, detail=detail, request_id=request_id, instance=instance, headers=headers
+            )
+
+        if method in {"GET", "POST"}:  # the hot path: only the content checks apply
             pass
         elif method not in KNOWN_METHODS:
-            detail = f"the method {method} is not implemented by this server"
-            return problem_response(
-                501, detail=detail, request_id=request_id, instance=instance_of(scope["path"])
-            )
+            return problem(501, f"the method {method} is not implemented by this server")
         elif method == "OPTIONS" and (allow := self.allow(scope)):
             return Response(status_code=204, headers={"Allow": allow})
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             # Refused before the app reads a byte of it.
-            detail = f"request body is larger than {self.max_body_bytes} bytes"
-            instance = instance_of(scope["path"])
-            return problem_response(
-                413, detail=detail, request_id=request_id, instance=instance, headers=CLOSE
-            )
+            return problem(413, f"request body is larger than {self.max_body_bytes} bytes", CLOSE)
+        if method in WITH_CONTENT and (refusal := unsupported_content(headers)):
+            return problem(415, *refusal)
         return None
 
     def allow(self, scope: Scope) -> str:

@@ -22,7 +22,7 @@ BODY = b'{"text": "hello"}'
     ],
 )
 def test_is_json(content_type: str, json: bool) -> None:
-    assert is_json(content_type) is json
+    assert is_json(content_type.encode()) is json
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
@@ -57,6 +57,17 @@ async def test_a_plain_json_body_is_read(
     assert response.status_code == 200
 
 
-async def test_the_token_is_checked_before_the_body(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/analyze", content=BODY, headers={"Content-Type": "text/plain"})
-    assert response.status_code == 401
+async def test_content_is_checked_before_routing_and_the_token(client: httpx.AsyncClient) -> None:
+    # Every route of the service reads JSON: content it cannot read is refused before anything else.
+    for path in ("/v1/analyze", "/nowhere"):
+        response = await client.post(path, content=BODY, headers={"Content-Type": "text/plain"})
+        assert response.status_code == 415
+
+
+async def test_requests_without_content_are_not_refused(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    assert (await client.get("/version")).status_code == 200
+    assert (await client.put("/livez")).status_code == 405
+    response = await client.post("/v1/analyze", headers=auth)
+    assert response.status_code == 422  # the body is missing, not of the wrong type

@@ -1,10 +1,10 @@
 """The domain API: text analytics."""
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import analysis
-from app.media import JsonBodyDep
 from app.problems import Problem
 
 MAX_TEXT_CHARS = 20_000
@@ -42,16 +42,21 @@ class AnalyzeResponse(BaseModel):
     keywords: list[KeywordOut] = Field(description="most frequent content words, ties in order of appearance")
 
 
-@router.post("/analyze", dependencies=[JsonBodyDep])
-def analyze_text(body: AnalyzeRequest) -> AnalyzeResponse:
+@router.post("/analyze", response_model=AnalyzeResponse)
+def analyze_text(body: AnalyzeRequest) -> Response:
     """Sentence, token and script counts and the top keywords of a text (English, Korean, mixed, ...)."""
     # A plain `def`: the work is CPU-bound, so FastAPI runs it in the thread pool, off the event loop.
+    # The model is serialised by pydantic straight to JSON: given it as the return value, FastAPI would
+    # validate it again first (~75 us of a ~450 us request). response_model still documents it.
     result = analysis.analyze(body.text, body.top_k)
-    return AnalyzeResponse(
-        characters=result.characters,
-        sentences=result.sentences,
-        tokens=result.tokens,
-        unique_tokens=result.unique_tokens,
-        scripts=result.scripts,
-        keywords=[KeywordOut(token=k.token, count=k.count) for k in result.keywords],
+    return Response(
+        AnalyzeResponse(
+            characters=result.characters,
+            sentences=result.sentences,
+            tokens=result.tokens,
+            unique_tokens=result.unique_tokens,
+            scripts=result.scripts,
+            keywords=[KeywordOut(token=k.token, count=k.count) for k in result.keywords],
+        ).model_dump_json(),
+        media_type="application/json",
     )

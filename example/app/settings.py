@@ -274,11 +274,25 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(describe_errors(error)) from None
 
 
+# The settings this process (or the gunicorn master it was forked from) last loaded successfully.
+_loaded: list[Settings] = []
+
+
 def load_settings_or_exit() -> Settings:
-    """Read the settings or stop the process with one line per bad variable (exit status 2)."""
+    """Read the settings or print one line per bad variable and stop the process (exit status 2).
+
+    A process that has loaded good settings before keeps those instead of stopping: a gunicorn master
+    re-reads them on HUP, and a worker it forks later reads them again; a bad edit of the .env must not stop
+    a running server (or leave its workers without a master).
+    """
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as error:
         for line in error.lines:
             print(line, file=sys.stderr)
-        raise SystemExit(2) from None
+        if not _loaded:
+            raise SystemExit(2) from None
+        print("settings not reloaded: keeping the ones read before", file=sys.stderr)
+        return _loaded[0]
+    _loaded[:] = [settings]
+    return settings

@@ -417,6 +417,25 @@ def test_head_and_options_on_the_wire(tmp_path: Path, start: type[Gunicorn]) -> 
     assert server.stop() == 0
 
 
+def test_hup_with_a_bad_setting_keeps_serving_with_the_settings_read_before(
+    tmp_path: Path, start: type[Gunicorn]
+) -> None:
+    env_file = tmp_path / "service.env"
+    env_file.write_text("LEVEL=INFO\n")
+    server = start(tmp_path, server_env(tmp_path, WORKERS="1", ENV_FILE=str(env_file)))
+    server.wait_ready()
+    env_file.write_text("LEVEL=loud\n")  # the environment sets STATUS and the rest: they would win
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + START_TIMEOUT
+    while "keeping the ones read before" not in server.log_text():
+        assert time.monotonic() < deadline, server.log_text()
+        time.sleep(0.1)
+    time.sleep(1.0)  # the reload's new worker boots
+    assert server.process.poll() is None
+    assert server.get("/livez").status == 200
+    assert server.stop() == 0
+
+
 def read_http_response(connection: socket.socket) -> tuple[int, bytes]:
     response = http.client.HTTPResponse(connection)
     response.begin()

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
+from app import settings as settings_module
 from app.settings import (
     DEFAULT_ENV_FILE,
     DEFAULT_FORMAT,
@@ -165,6 +166,7 @@ def test_token_error_does_not_echo_input(make_settings: SettingsFactory) -> None
 def test_load_settings_or_exit_prints_lines_and_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setattr(settings_module, "_loaded", [])  # nothing loaded before in this process
     monkeypatch.setenv("STATUS", "staging")
     with pytest.raises(SystemExit) as caught:
         load_settings_or_exit()
@@ -243,3 +245,17 @@ def test_env_example_documents_every_setting_and_loads(
     settings = load_settings()
     assert settings.status is Status.DEV
     assert settings.x_token is not None
+
+
+def test_load_settings_or_exit_keeps_the_settings_loaded_before(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(settings_module, "_loaded", [])
+    monkeypatch.setenv("PORT", "9003")
+    first = load_settings_or_exit()
+    monkeypatch.setenv("STATUS", "staging")  # a bad edit, then a reload (gunicorn HUP)
+    assert load_settings_or_exit() is first
+    assert capsys.readouterr().err == (
+        "invalid STATUS: Input should be 'dev' or 'prod' (got 'staging')\n"
+        "settings not reloaded: keeping the ones read before\n"
+    )

@@ -69,7 +69,8 @@ def test_regexes_refuse_every_injection_payload(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("component", "inputs", "message"),
     [
-        ("ruff", {"check_args": "--select E; touch {marker}"}, "does not match required regex"),
+        ("ruff", {"check_args": "--select E; touch {marker}"}, "provided value is not a array"),
+        ("ruff", {"ruff_version": "0.4.10"}, "does not match required regex"),
         ("mypy", {"mypy_args": "$(touch {marker})"}, "does not match required regex"),
         ("pyright", {"project_dir": "../../etc"}, "does not match required regex"),
         ("pytest", {"pytest_args": "-k `touch {marker}`"}, "does not match required regex"),
@@ -106,7 +107,7 @@ def test_payloads_that_reach_a_job_stay_inert(tmp_path: Path) -> None:
     files |= {"app/pkg/__init__.py": "", "app/pkg/mod.py": "VALUE: int = 1\n"}
     ci = include(
         [
-            ("ruff", {"project_dir": "app", "check_args": payload}),
+            ("ruff", {"project_dir": "app", "check_args": [payload, "--select", payload]}),
             (
                 "mypy",
                 {"project_dir": "app", "mypy_args": payload, "requirements": payload, "exclude_packages": payload},

@@ -6,12 +6,12 @@ with git), so `@1.0.0` and `@~latest` resolve offline exactly as they would agai
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.engine import ROOT, PipelineRun, git, make_repo, run_pipeline, shared_cache_env
+from tests.catalog_release import CONSUMER_REMOTE, publish
+from tests.engine import PipelineRun, make_repo, run_pipeline, shared_cache_env
 
 CONSUMER_CI = """\
 include:
@@ -53,38 +53,21 @@ def test_greeting() -> None:
 """
 
 
-def _release(catalog: Path, tag: str, initial_version: str) -> None:
-    """Commit the catalogue with a recognisable default (so the test can tell releases apart) and tag it."""
+def _release(catalog: Path, tag: str) -> None:
+    """Give each release a recognisable default (so the test can tell releases apart)."""
+    initial_version = {"1.0.0": "0.1.0", "1.1.0": "0.2.0"}.get(tag, "9.9.9")
     template = catalog / "templates" / "version.yml"
     text = re.sub(
         r"(initial_version:\n(?:      .*\n)*?      default: ).*\n", rf"\g<1>{initial_version}\n", template.read_text()
     )
     template.write_text(text)
-    git(catalog, "add", "-A")
-    git(catalog, "commit", "-q", "--allow-empty", "-m", f"release {tag}")
-    git(catalog, "tag", tag)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     work = tmp_path_factory.mktemp("consumer")
-    catalog = work / "catalog-src"
-    shutil.copytree(ROOT / "templates", catalog / "templates")
-    (catalog / "README.md").write_text("# python-ci\n")
-    git(catalog, "init", "-q", "-b", "main")
-    _release(catalog, "1.0.0", "0.1.0")
-    _release(catalog, "1.1.0", "0.2.0")
-    _release(catalog, "2.0.0-rc.1", "9.9.9")  # a pre-release: `~latest` must skip it
-    bare = work / "remote" / "python-ci" / "catalog.git"
-    bare.parent.mkdir(parents=True)
-    git(work, "clone", "-q", "--bare", str(catalog), str(bare))
-    config = work / "gitconfig"
-    config.write_text(
-        f'[url "file://{work / "remote"}/"]\n'
-        "    insteadOf = ssh://git@gitlab.example.com:22/\n"
-        "    insteadOf = git@gitlab.example.com:\n"
-        '[protocol "file"]\n    allow = always\n'
-    )
+    # 2.0.0-rc.1 is a pre-release: `~latest` must skip it.
+    env = publish(work, "python-ci/catalog", ["1.0.0", "1.1.0", "2.0.0-rc.1"], _release)
     files = {
         "pkg/__init__.py": "",
         "pkg/mod.py": 'GREETING = "hello"\n',
@@ -98,9 +81,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
         ci_yaml=CONSUMER_CI,
         files=files,
         with_templates=False,
-        remote="ssh://git@gitlab.example.com/acme/service.git",
+        remote=CONSUMER_REMOTE,
     )
-    return run_pipeline(repo, env={"GIT_CONFIG_GLOBAL": str(config), **shared_cache_env()})
+    return run_pipeline(repo, env={**env, **shared_cache_env()})
 
 
 def _version(run: PipelineRun, job: str, package: str) -> str:

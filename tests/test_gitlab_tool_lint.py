@@ -220,5 +220,10 @@ def test_the_starter_pipeline_passes_the_offline_validator(tmp_path: Path, capsy
     components = [starter_ci.parse_component(c) for c in starter_ci.DEFAULT_COMPONENTS]
     path = tmp_path / ".gitlab-ci.yml"
     path.write_text(starter_ci.render("acme/python-ci", "1.2.3", components))
-    code, out, _ = run(capsys, "lint", str(path), env={})
+    code, out, _ = run(capsys, "lint", "--catalog", "acme/python-ci", str(path), env={})
     assert (code, out.splitlines()[-1]) == (ExitCode.OK, f"{path}: valid")
+    # The control: the same file without the version component's mandatory input is refused.
+    path.write_text(path.read_text().replace("      output_dir: app", ""))
+    code, out, _ = run(capsys, "lint", "--catalog", "acme/python-ci", str(path), env={})
+    assert code == ExitCode.INVALID
+    assert "missing mandatory input `output_dir`" in out

@@ -181,18 +181,6 @@ def test_service_hook_not_started_when_the_pipeline_does_not_need_it(project: Pa
     assert not (tmp_path / "repo-services" / "local_registry").exists()
 
 
-@pytest.mark.parametrize(("tag", "status"), [("1.2.3", "PASS"), ("2.0.0-rc.1", "PASS"), ("v1.2.3", "FAIL")])
-def test_catalog_release_job_checks_semver(tmp_path: Path, tag: str, status: str) -> None:
-    """The real release job on a tag pipeline: the Catalog takes X.Y.Z[-pre][+build] only, no `v`."""
-    result = run_local_pipeline(
-        ROOT, tag=tag, jobs=["release-catalog"], workdir=tmp_path / "repo", reports_dir=tmp_path / "r", echo=False
-    )
-    assert [(j.name, j.status) for j in result.jobs] == [("release-catalog", status)]
-    log = (tmp_path / "r" / "release-catalog" / "job.log").read_text()
-    expected = f"publishing python-ci {tag}" if status == "PASS" else f"tag '{tag}' is not a semantic version"
-    assert expected in log
-
-
 # A hook that cannot run here (exit 2 with its reason, as local_registry does without root or buildah).
 HOOK_CANNOT_RUN = """\
 import sys

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.validate import GLOBAL_KEYWORDS
+from scripts.render import library_files, library_key
+from scripts.validate import GLOBAL_KEYWORDS, GitLabLoader
 from tests.engine import ROOT, include, make_repo, run_pipeline
 
 TEMPLATES = {p.stem: p.read_text() for p in sorted((ROOT / "templates").glob("*.yml"))}
@@ -23,7 +24,7 @@ def _block(text: str, name: str) -> str:
 
 def _body(text: str) -> dict[str, dict[str, object]]:
     body = text.split("\n---\n", 1)[1].replace("$[[ inputs.job_name ]]", "job")
-    loaded: dict[str, dict[str, object]] = yaml.safe_load(re.sub(r"\$\[\[ inputs\.\w+ \]\]", "X", body))
+    loaded: dict[str, dict[str, object]] = yaml.load(re.sub(r"\$\[\[ inputs\.\w+ \]\]", "X", body), Loader=GitLabLoader)
     return loaded
 
 
@@ -44,7 +45,8 @@ def test_converter_block_is_the_same_in_both_type_checkers() -> None:
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_one_job_no_global_keywords_and_inputs_never_inside_scripts(name: str) -> None:
     body = _body(TEMPLATES[name])
-    assert list(body) == ["job"]
+    # One job; the job library of this version rides along as a hidden key when the job calls it.
+    assert [key for key in body if key != library_key(library_files())] == ["job"]
     assert not set(GLOBAL_KEYWORDS) & set(body)
     job = body["job"]
     assert isinstance(job, dict)

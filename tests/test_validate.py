@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.validate import ROOT, default_paths, main, validate_path
+from scripts.validate import ROOT, Catalog, check_path, default_paths, main, validate_path
 
 FIXTURES = ROOT / "tests" / "fixtures" / "components"
 
@@ -167,12 +167,124 @@ def test_consumer_missing_component_and_unknown_stage_and_needs(catalogue: Path)
     text = INCLUDE + "    inputs:\n      word: hello\nlate:\n  stage: lint\n  needs: [ghost]\n  script: [echo]\n"
     problems = _pipeline(catalogue, text)
     assert any("late.stage: stage `lint` is not in the pipeline's stages" in p for p in problems)
-    assert any("late.needs: needs `ghost`, which is not a job of this pipeline" in p for p in problems)
+    assert any("late.needs: late job: undefined need: ghost" in p for p in problems)
 
 
-def test_external_component_is_not_resolved(catalogue: Path) -> None:
-    text = "include:\n  - component: gitlab.com/components/opentofu/full-pipeline@2.0.0\n    inputs: {x: 1}\n"
-    assert _pipeline(catalogue, text) == []
+def test_external_component_is_not_resolved_and_said_so(catalogue: Path) -> None:
+    path = catalogue / ".gitlab-ci.yml"
+    path.write_text("include:\n  - component: gitlab.com/components/opentofu/full-pipeline@2.0.0\n    inputs: {x: 1}\n")
+    result = check_path(path)
+    assert result.problems == []
+    (line,) = result.unchecked
+    assert line.startswith("not checked: ")
+    assert "include[0] gitlab.com/components/opentofu/full-pipeline@2.0.0: another project's component" in line
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pipeline-level rules, on pipelines that include this catalogue's real components (tests/fixtures/pipelines)
+
+PIPELINES = ROOT / "tests" / "fixtures" / "pipelines"
+# One broken pipeline per rule -> the words its one problem line must hold (GitLab's wording where it has one).
+BROKEN_PIPELINES = {
+    "needs-matrix-variant.yml": [
+        "deploy.needs: deploy job: undefined need: pytest: [3.13]",
+        "(job `pytest` creates: pytest: [3.11], pytest: [3.12])",
+    ],
+    "needs-matrix-object.yml": ["deploy.needs: deploy job: undefined need: pytest: [3.13]"],
+    "needs-unknown-job.yml": ["deploy.needs: deploy job: undefined need: rufff"],
+    "needs-later-stage.yml": ["package.needs: package job: need ruff is not defined in current or prior stages"],
+    "needs-input-later-stage.yml": ["ruff.needs: ruff job: need deploy is not defined in current or prior stages"],
+    "needs-duplicated.yml": ["deploy.needs: deploy has the following needs duplicated: pytest: [3.11]"],
+    "dependencies-unknown.yml": ["deploy.dependencies: deploy job: undefined dependency: version"],
+    "stage-undefined.yml": ["ruff.stage: stage `lint` is not in the pipeline's stages (.pre, build, test, .post)"],
+    "input-missing.yml": ["include[0] (version).inputs: missing mandatory input `output_dir`"],
+    "extends-unknown.yml": ["deploy.extends: deploy: unknown key in `extends` (.deploy-base)"],
+    "local-missing.yml": ["include[0]: local file `ci/not-there.yml` does not exist"],
+}
+
+
+def test_every_broken_pipeline_is_listed() -> None:
+    assert {p.name for p in PIPELINES.glob("*.yml")} - {"valid.yml", "not-checked.yml"} == set(BROKEN_PIPELINES)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PIPELINES))
+def test_broken_pipeline_is_refused_with_a_clear_line(name: str) -> None:
+    result = check_path(PIPELINES / name)
+    assert len(result.problems) == 1, result.problems
+    assert result.unchecked == []
+    for words in BROKEN_PIPELINES[name]:
+        assert words in result.problems[0], result.problems[0]
+
+
+def test_valid_pipeline_passes_with_everything_checked() -> None:
+    result = check_path(PIPELINES / "valid.yml")
+    assert (result.problems, result.unchecked) == ([], [])
+
+
+def test_what_cannot_be_checked_is_said_with_the_reason() -> None:
+    result = check_path(PIPELINES / "not-checked.yml")
+    assert result.problems == []
+    assert [line.split(": ", 2)[2] for line in result.unchecked] == [
+        "include[1] gitlab.com/components/opentofu/full-pipeline@2.0.0: another project's component "
+        "(this catalogue is `python-ci/catalog`; --catalog-path sets it)",
+        "include[2] (remote: https://example.com/ci/deploy.yml): not a file of this checkout",
+        "deploy.needs: deploy job: undefined need: plan (it may be a job of an include not read)",
+    ]
+
+
+def test_catalog_path_selects_which_includes_are_checked(tmp_path: Path) -> None:
+    text = (PIPELINES / "input-missing.yml").read_text().replace("python-ci/catalog", "platform/python-ci")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(text)
+    assert check_path(path).problems == []
+    assert "another project's component (this catalogue is `python-ci/catalog`" in check_path(path).unchecked[0]
+    (problem,) = check_path(path, Catalog(path="platform/python-ci")).problems
+    assert "missing mandatory input `output_dir`" in problem
+
+
+def test_self_include_in_a_project_without_components_is_not_checked(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/ruff@$CI_COMMIT_SHA\n")
+    result = check_path(path)
+    assert result.problems == []
+    assert "a component of this project itself, which has no templates/ here" in result.unchecked[0]
+
+
+def test_local_includes_are_merged_and_their_components_checked(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "lint.yml").write_text(
+        "include:\n  - component: $CI_SERVER_FQDN/python-ci/catalog/ruff@1.0.0\n    inputs: {stge: test}\n"
+    )
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text("include:\n  - local: ci/lint.yml\ndeploy:\n  stage: deploy\n  needs: [ruff]\n  script: [x]\n")
+    (problem,) = validate_path(path)
+    assert "include[0] (ci/lint.yml) include[0] (ruff).inputs: unknown input `stge`" in problem
+    path.write_text("include:\n  - local: ci/lint.yml\ndeploy:\n  stage: deploy\n  needs: [rufff]\n  script: [x]\n")
+    (tmp_path / "ci" / "lint.yml").write_text("include:\n  - component: $CI_SERVER_FQDN/python-ci/catalog/ruff@1\n")
+    (problem,) = validate_path(path)
+    assert "deploy job: undefined need: rufff" in problem
+
+
+def test_cli_prints_not_checked_lines_and_takes_the_catalog_path(tmp_path: Path) -> None:
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text((PIPELINES / "input-missing.yml").read_text().replace("python-ci/catalog", "acme/ci"))
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.validate", str(path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("not checked: ")
+    assert "1 file(s) checked, 0 problem(s), 1 not checked" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.validate", "--catalog-path", "acme/ci", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "missing mandatory input `output_dir`" in done.stdout
 
 
 def test_cli_prints_one_line_per_problem_and_exits_1() -> None:

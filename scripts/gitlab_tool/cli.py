@@ -43,6 +43,13 @@ def _add_ci_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[:STAGE]",
         help=f"a component to include (repeatable; default: {' '.join(starter_ci.DEFAULT_COMPONENTS)})",
     )
+    group.add_argument(
+        "--package",
+        default=starter_ci.DEFAULT_PACKAGE,
+        metavar="DIR",
+        help=f"the service's package, for inputs such as the version component's output_dir "
+        f"(default: {starter_ci.DEFAULT_PACKAGE})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint_p.add_argument("--simulate", action="store_true", help="simulate pipeline creation (GitLab dry_run)")
     lint_p.add_argument("--ref", help="branch or tag for --simulate (default: the project's default branch)")
     lint_p.add_argument("--offline", action="store_true", help="use the offline validator even with a GitLab")
+    lint_p.add_argument(
+        "--catalog",
+        metavar="GROUP/PROJECT",
+        help="offline: the project path the catalogue is included by (default: the validator's, python-ci/catalog)",
+    )
 
     new = sub.add_parser(
         "new",
@@ -156,7 +168,7 @@ def _starter(args: argparse.Namespace) -> tuple[str, str] | None:
     if args.catalog is None or args.version is None:
         raise ToolError(ExitCode.USAGE, "--catalog and --version go together")
     components = [starter_ci.parse_component(c) for c in args.component or starter_ci.DEFAULT_COMPONENTS]
-    content = starter_ci.render(args.catalog, args.version, components)
+    content = starter_ci.render(args.catalog, args.version, components, args.package)
     summary = f"{args.catalog}@{args.version}: {', '.join(c.name for c in components)}"
     return content, summary
 
@@ -203,8 +215,11 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], console: Console) -> 
             ref=args.ref,
             simulate=args.simulate,
             offline=args.offline,
+            catalog=args.catalog,
         )
     starter = _starter(args)
+    if starter is not None and not (args.source / args.package).is_dir():
+        raise ToolError(ExitCode.USAGE, f"--package {args.package!r}: {args.source} has no such directory")
     return scaffold.run(
         args.name,
         console,

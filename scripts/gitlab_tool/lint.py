@@ -30,7 +30,8 @@ class LintResult:
         return not self.errors
 
 
-def offline_validator() -> Validator:
+def offline_validator(catalog: str | None = None) -> Validator:
+    """The offline validator's check; with `catalog`, includes of that project path are this catalogue's."""
     try:
         module = importlib.import_module(OFFLINE_MODULE)
     except ModuleNotFoundError as exc:
@@ -41,11 +42,15 @@ def offline_validator() -> Validator:
             "the offline validator scripts/validate.py is missing; to lint through GitLab instead, set "
             "GITLAB_URL and GITLAB_TOKEN (or --gitlab NAME) and pass --project",
         ) from None
-    return cast(Validator, module.validate_path)
+    validate_path = cast(Validator, module.validate_path)
+    if catalog is None:
+        return validate_path
+    located = module.Catalog(path=catalog)
+    return lambda path: cast(list[str], module.validate_path(path, located))
 
 
-def lint_offline(path: Path) -> LintResult:
-    problems = offline_validator()(path)
+def lint_offline(path: Path, catalog: str | None = None) -> LintResult:
+    problems = offline_validator(catalog)(path)
     return LintResult(engine=f"offline validator ({OFFLINE_MODULE})", errors=list(problems))
 
 
@@ -85,6 +90,7 @@ def run(
     ref: str | None,
     simulate: bool,
     offline: bool,
+    catalog: str | None = None,
 ) -> ExitCode:
     try:
         content = path.read_text(encoding="utf-8")
@@ -93,7 +99,7 @@ def run(
     if ref is not None and not simulate:
         raise ToolError(ExitCode.USAGE, "--ref sets the context of --simulate; pass both")
     if offline or conn is None:
-        result = lint_offline(path)
+        result = lint_offline(path, catalog)
     else:
         if project is None:
             raise ToolError(

@@ -1,0 +1,113 @@
+#!/bin/sh
+# The image-build job: build the Dockerfile with buildah, push one tag, write the dotenv report image-build.env.
+#
+# Runs in the buildah image (no Python), from the project directory. Inputs arrive as IMAGE_BUILD_* variables
+# (templates/image-build.yml); BUILD_* from the version component's dotenv stamp the labels and build args.
+set -eu
+say() { printf 'image-build: %s\n' "$*" >&2; }
+image="$IMAGE_BUILD_IMAGE_NAME"
+tag="$IMAGE_BUILD_TAG"
+# Values come from CI/CD variables at run time, so check them again after expansion.
+printf '%s\n' "$image" | grep -Eqx '[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+' \
+  || { say "image name '$image' is not host[:port]/path in lower case"; exit 1; }
+printf '%s\n' "$tag" | grep -Eqx '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}' \
+  || { say "tag '$tag' is not a valid image tag"; exit 1; }
+registry="${image%%/*}"
+ref="$image:$tag"
+tls="--tls-verify=$IMAGE_BUILD_TLS_VERIFY"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# A private auth file: credentials never reach a command line, and parallel jobs never share one.
+export REGISTRY_AUTH_FILE="$work/auth.json"
+buildah() { command buildah --storage-driver "$IMAGE_BUILD_STORAGE_DRIVER" "$@"; }
+
+# Whole numbers only: they go through shell arithmetic, which must never see an expression.
+for number in "$IMAGE_BUILD_RETRIES" "$IMAGE_BUILD_RETRY_DELAY"; do
+  case "$number" in
+    '' | *[!0-9]*) say "retries and retry_delay must be whole numbers, not '$number'"; exit 1 ;;
+  esac
+done
+# attempt WHAT STDIN CMD...: run CMD (stdin from the file STDIN), retrying transient registry errors with
+# backoff; refused credentials and unknown images fail at once with one line.
+attempt() {
+  what="$1"; input="$2"; shift 2; n=1; delay="$IMAGE_BUILD_RETRY_DELAY"
+  while :; do
+    if "$@" <"$input" >"$work/out" 2>&1; then cat "$work/out"; return 0; fi
+    cat "$work/out" >&2
+    if grep -Eqi 'unauthorized|authentication required|invalid username/password|denied' "$work/out"; then
+      say "$what: the registry refused the credentials; nothing was pushed"; return 1
+    fi
+    if grep -Eqi 'manifest unknown|name unknown' "$work/out"; then
+      say "$what: not found in the registry; nothing was pushed"; return 1
+    fi
+    if [ "$n" -ge "$IMAGE_BUILD_RETRIES" ]; then
+      say "$what: failed after $n attempts: $(grep -v '^[[:space:]]*$' "$work/out" | tail -n 1)"; return 1
+    fi
+    say "$what: attempt $n failed, retrying in ${delay}s"
+    sleep "$delay"; n=$((n + 1)); delay=$((delay * 2))
+  done
+}
+
+if [ -n "${CI_REGISTRY_PASSWORD:-}" ]; then
+  printf '%s' "$CI_REGISTRY_PASSWORD" > "$work/password"
+  attempt "login to $registry" "$work/password" \
+    buildah login "$tls" -u "${CI_REGISTRY_USER:?CI_REGISTRY_USER is empty}" --password-stdin "$registry"
+  rm -f "$work/password"
+fi
+
+# Version stamp: the version component's dotenv (BUILD_*) when present, else the commit.
+version="${BUILD_VERSION:-${CI_COMMIT_TAG:-$CI_COMMIT_SHORT_SHA}}"
+revision="${BUILD_GIT_REVISION:-$CI_COMMIT_SHA}"
+created="${BUILD_DATE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
+set -- --layers "--isolation=$IMAGE_BUILD_ISOLATION" "$tls" --retry "$IMAGE_BUILD_RETRIES" \
+  --file "$IMAGE_BUILD_DOCKERFILE" --tag "$ref" \
+  --build-arg "VERSION=$version" --build-arg "GIT_REVISION=$revision" --build-arg "BUILD_DATE=$created" \
+  --label "org.opencontainers.image.revision=$revision" \
+  --label "org.opencontainers.image.version=$version" \
+  --label "org.opencontainers.image.created=$created" \
+  --label "org.opencontainers.image.source=${CI_PROJECT_URL:-}" \
+  --label "org.opencontainers.image.url=${CI_PROJECT_URL:-}" \
+  --label "org.opencontainers.image.title=${CI_PROJECT_NAME:-}"
+if [ -n "$IMAGE_BUILD_TARGET" ]; then set -- "$@" --target "$IMAGE_BUILD_TARGET"; fi
+if [ "$IMAGE_BUILD_LAYER_CACHE" = true ]; then
+  set -- "$@" --cache-from "$image/cache" --cache-to "$image/cache"
+fi
+ca="$IMAGE_BUILD_CA_BUNDLE"
+if [ -n "$ca" ]; then
+  case "$ca" in *[:,]*) say "ca_bundle '$ca' must not contain ':' or ','"; exit 1 ;; esac
+  [ -f "$ca" ] || { say "ca_bundle '$ca' is not a file"; exit 1; }
+  set -- "$@" --volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro"
+fi
+set -f  # items are words, never globs
+for item in $(printf '%s' "${IMAGE_BUILD_ARGS#build_args=}" | tr -d '[]"' | tr ',' ' '); do
+  name="${item%%=*}"
+  printf '%s\n' "$name" | grep -Eqx '[A-Za-z_][A-Za-z0-9_]*' \
+    || { say "build_args item '$item' is not NAME or NAME=VALUE"; exit 1; }
+  if [ "$name" != "$item" ]; then set -- "$@" --build-arg "$item"
+  elif eval "[ -n \"\${$name+set}\" ]"; then eval "set -- \"\$@\" --build-arg \"$name=\${$name}\""
+  fi
+done
+set +f
+
+say "building $ref from $IMAGE_BUILD_DOCKERFILE (context $IMAGE_BUILD_CONTEXT)"
+started="$(date +%s)"
+# tee keeps the log live; the exit status travels through a file because a POSIX pipeline drops it.
+{ if buildah build "$@" "$IMAGE_BUILD_CONTEXT"; then rc=0; else rc=$?; fi; echo "$rc" > "$work/rc"; } 2>&1 \
+  | tee "$work/build.log"
+if [ "$(cat "$work/rc")" != 0 ]; then
+  if grep -Eqi 'manifest unknown|name unknown' "$work/build.log"; then
+    missing="$(grep -Ei 'manifest unknown|name unknown' "$work/build.log" | tail -n 1)"
+    say "a base image named in FROM was not found, nothing was pushed: $missing"
+  elif grep -Eqi 'unauthorized|authentication required' "$work/build.log"; then
+    say "the registry refused the credentials while pulling a base image"
+  else
+    say "buildah build failed: $(grep -v '^[[:space:]]*$' "$work/build.log" | tail -n 1)"
+  fi
+  exit 1
+fi
+built="$(date +%s)"
+attempt "push $ref" /dev/null buildah push "$tls" --retry 0 --digestfile "$work/digest" "$ref" "docker://$ref"
+digest="$(cat "$work/digest")"
+printf 'IMAGE_REF=%s\nIMAGE_NAME=%s\nIMAGE_TAG=%s\nIMAGE_DIGEST=%s\n' "$ref" "$image" "$tag" "$digest" \
+  > image-build.env
+say "pushed $ref ($digest); build $((built - started)) s, push $(($(date +%s) - built)) s"

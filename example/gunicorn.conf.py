@@ -1,6 +1,7 @@
 """gunicorn settings for the service, read from the same validated settings as the app (see .env.example).
 
-Run from example/: `gunicorn app.main:app` (the image's CMD); options given on the command line win.
+`gunicorn --config /path/to/gunicorn.conf.py` from any directory (the image's CMD runs it from /app); the
+service's own .env is read wherever it starts (see app/settings.py). Options given on the command line win.
 """
 
 import sys

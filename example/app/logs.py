@@ -4,17 +4,22 @@ Several gunicorn workers and one rotating file: loguru's own docs warn that each
 sink loses or duplicates lines at rotation, because every process rotates "its" file independently. The
 design here has exactly one file writer: `gunicorn.conf.py` calls `configure_logging(..., enqueue=True)` in
 the gunicorn master before any worker is forked. Workers inherit the configured logger (they never
-reconfigure it: see `ensure_logging`), so each worker formats its records and puts them into loguru's
-multiprocessing queue, and one thread in the master writes, rotates, compresses and deletes the files. A
-worker recycled by `max_requests` loses nothing already logged: the put into the queue is synchronous.
+reconfigure it: see `ensure_logging`), so each worker formats its records and puts each line into one pipe
+(`FileRelay`), and one thread in the master writes, rotates, compresses and deletes the files. A worker
+recycled by `max_requests` loses nothing already logged: the put into the pipe is synchronous.
+The pipe and its thread outlive a HUP reload: gunicorn re-reads `gunicorn.conf.py`, which replaces the file
+sink (new ROTATION, LEVEL ...) while the old workers, still draining, keep writing into the same pipe.
 The stderr sink needs no such care (stderr is one shared pipe or file, written a line at a time, with no
-rotation), so each process writes it directly, which costs less per line than the queue.
+rotation), so each process writes it directly, which costs less per line than the pipe.
 Outside gunicorn (uvicorn, tests) the file sink is written directly too.
 """
 
+import contextlib
 import json
 import logging
+import multiprocessing
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -38,6 +43,9 @@ LOG_FILE_NAME: Final = "{time:YYYY}/{time:MM}/{service}_{time:YYYY-MM-DD}.log"
 
 # Frames of logging itself and of gunicorn's logger wrapper are skipped to find a record's real origin.
 _WRAPPER_FILES: Final = frozenset({logging.__file__, glogging.__file__})
+
+# The extra key that marks a line the master's relay thread writes into the file sink.
+RELAYED: Final = "relayed"
 
 _configured = False
 
@@ -106,12 +114,71 @@ def intercept_stdlib(level: int) -> None:
         named.propagate = False
 
 
+class FileRelay:
+    """A pipe from every process of a gunicorn server to the one thread in the master that writes the file."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._pipe: multiprocessing.SimpleQueue[str | None] = context.SimpleQueue()
+        # Held by the writer thread while it writes and by `configure_logging` while it swaps the sinks, so
+        # that no line is written while there is no file sink.
+        self.lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def put(self, message: str) -> None:
+        """The loguru sink of every process: one formatted line into the pipe (blocks while it is full)."""
+        self._pipe.put(str(message))
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_lines, name="log-file-writer", daemon=True)
+            self._thread.start()
+
+    def _write_lines(self) -> None:
+        relayed = logger.bind(**{RELAYED: True}).opt(raw=True)
+        while (line := self._pipe.get()) is not None:
+            with self.lock:
+                relayed.log("TRACE", line)
+
+    def stop(self) -> None:
+        """Write every line already in the pipe, then stop the thread (the workers have exited by then)."""
+        if self._thread is not None:
+            self._pipe.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+_relay: FileRelay | None = None
+
+
+def _relayed(record: "Record") -> bool:
+    return RELAYED in record["extra"]
+
+
+def _not_relayed(record: "Record") -> bool:
+    return RELAYED not in record["extra"]
+
+
 def configure_logging(settings: Settings, *, enqueue: bool = False) -> None:
     """(Re)configure loguru and stdlib logging from the settings.
 
-    `enqueue=True` is for the gunicorn master only (see the module docstring).
+    `enqueue=True` is for the gunicorn master only (see the module docstring); called again (HUP reload), it
+    keeps the relay pipe and thread and swaps the sinks under the relay's lock.
     """
-    global _configured  # noqa: PLW0603 - one logging configuration per process, by design
+    global _configured, _relay  # noqa: PLW0603 - one logging configuration per process, by design
+    relay: FileRelay | None = None
+    if enqueue and settings.save:
+        relay = _relay = _relay or FileRelay()
+    with relay.lock if relay else contextlib.nullcontext():
+        _add_sinks(settings, relay)
+    if relay:
+        relay.start()
+    # loguru's level numbers are stdlib's (TRACE=5 and SUCCESS=25 sit between stdlib's).
+    intercept_stdlib(logger.level(settings.level.value).no)
+    _configured = True
+
+
+def _add_sinks(settings: Settings, relay: FileRelay | None) -> None:
     logger.remove()
     logger.configure(extra={"request_id": NO_REQUEST, "service": settings.service_name})
     fmt = json_format if settings.json_log else text_format(settings.loguru_format)
@@ -123,22 +190,24 @@ def configure_logging(settings: Settings, *, enqueue: bool = False) -> None:
         "backtrace": diagnose,
         "diagnose": diagnose,
     }
-    logger.add(sys.stderr, colorize=sys.stderr.isatty() and not settings.json_log, **common)
-    if settings.save:
-        path = Path(settings.log_save_path) / LOG_FILE_NAME.replace("{service}", settings.service_name)
-        logger.add(
-            str(path),
-            rotation=settings.parsed_rotation,
-            retention=settings.parsed_retention,
-            compression=settings.compression.value if settings.compression else None,
-            encoding="utf-8",
-            colorize=False,
-            enqueue=enqueue,
-            **common,
-        )
-    # loguru's level numbers are stdlib's (TRACE=5 and SUCCESS=25 sit between stdlib's).
-    intercept_stdlib(logger.level(settings.level.value).no)
-    _configured = True
+    # The relay's own records (lines already formatted by some process) go only into the file.
+    only_own: dict[str, Any] = {"filter": _not_relayed} if relay else {}
+    logger.add(sys.stderr, colorize=sys.stderr.isatty() and not settings.json_log, **common, **only_own)
+    if not settings.save:
+        return
+    path = Path(settings.log_save_path) / LOG_FILE_NAME.replace("{service}", settings.service_name)
+    file_options: dict[str, Any] = {
+        "rotation": settings.parsed_rotation,
+        "retention": settings.parsed_retention,
+        "compression": settings.compression.value if settings.compression else None,
+        "encoding": "utf-8",
+        "colorize": False,
+    }
+    if relay is None:
+        logger.add(str(path), **file_options, **common)
+        return
+    logger.add(relay.put, colorize=False, **common, **only_own)
+    logger.add(str(path), **file_options, level="TRACE", filter=_relayed)
 
 
 def ensure_logging(settings: Settings) -> None:
@@ -148,7 +217,11 @@ def ensure_logging(settings: Settings) -> None:
 
 
 def shutdown_logging() -> None:
-    """Flush and close every sink; in the gunicorn master this drains the workers' queue first."""
+    """Flush and close every sink; in the gunicorn master this writes the workers' last lines first."""
+    global _relay  # noqa: PLW0603 - see configure_logging
+    if _relay is not None:
+        _relay.stop()
+        _relay = None
     logger.remove()
 
 

@@ -31,7 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncGenerator[None]:
         if settings.x_token is None:
             logger.warning("X_TOKEN is not set: every {} request is refused with 401", settings.api_prefix)
-        logger.info("{} {} starting ({})", build_info.service, build_info.version, settings.status.value)
+        logger.info(
+            "{} {} starting ({}; settings from the {})",
+            build_info.service,
+            build_info.version,
+            settings.status.value,
+            settings.env_file_description,
+        )
         readiness.ready()
         yield
         readiness.drain()
@@ -52,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.build_info = build_info
     install_problem_handlers(app)
     quiet: frozenset[str] = frozenset() if settings.log_probes else PROBE_PATHS
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, quiet_paths=quiet)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, routes=app.router.routes, quiet_paths=quiet
+    )
     app.include_router(health.router)
     # Authenticated at include time: every domain route added to this router needs the token.
     app.include_router(analyze.router, prefix=settings.api_prefix, dependencies=[TokenDep])

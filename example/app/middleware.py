@@ -1,4 +1,4 @@
-"""One pure-ASGI middleware for what every request needs: request id, body-size limit, access line, 500s.
+"""One pure-ASGI middleware for what every request needs: request id, methods, body limit, access line, 500s.
 
 Pure ASGI instead of `BaseHTTPMiddleware`: no extra task and memory stream per request, and it sits
 outside Starlette's exception handling, so it also stamps the request id on the 500 it produces for an
@@ -12,11 +12,18 @@ from typing import Final
 
 from loguru import logger
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import problem_response
+from app.media import WITH_CONTENT, unsupported_content
+from app.methods import KNOWN_METHODS, SERVER_METHODS, allowed_methods
+from app.problems import instance_of, problem_response
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
+# A 413 closes the connection (RFC 9110 section 15.5.14): the rest of an oversized body is not worth reading
+# to keep the connection; the server discards what still arrives before it closes (app/workers.py).
+CLOSE: Final = {"Connection": "close"}
 # An incoming id is kept only if it is short and plain, so a client cannot inject text into log lines.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -31,11 +38,24 @@ def pick_request_id(raw: bytes | None) -> str:
 
 
 class RequestContextMiddleware:
-    """Request id in, out and on every log line; 413 over `max_body_bytes`; one access line; problem 500s."""
+    """Request id in, out and on every log line; 413 over `max_body_bytes`; one access line; problem 500s.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, quiet_paths: frozenset[str] = frozenset()) -> None:
+    And the methods every route shares (RFC 9110 section 9): HEAD is answered as GET without the content
+    (the server drops it), OPTIONS with 204 and `Allow` (`OPTIONS *`: the server's methods), and a method
+    outside RFC 9110 and RFC 5789 with a 501 problem.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        routes: list[BaseRoute],
+        quiet_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # The app's routes (the list itself, so routes included later count), for OPTIONS.
+        self.routes = routes
         # Successful requests to these paths (the probes) get no access line: an orchestrator calls them
         # every few seconds per instance, and their lines would drown the rest. Failures are still logged.
         self.quiet_paths = quiet_paths
@@ -73,24 +93,28 @@ class RequestContextMiddleware:
                 if received > self.max_body_bytes:
                     # An HTTPException, because FastAPI turns any other error while reading the body into
                     # a 400; the app's handler makes it a problem+json 413.
-                    raise HTTPException(413, detail=too_large)
+                    raise HTTPException(413, detail=too_large, headers=CLOSE)
             return message
 
+        method: str = scope["method"]
         with logger.contextualize(request_id=request_id):
             try:
-                declared = headers.get(b"content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                    # Refused before the app reads a byte of it.
-                    response = problem_response(413, detail=too_large, request_id=request_id, instance=path)
-                    await response(scope, receive, send_with_id)
+                early = self.answer_before_the_app(scope, headers, request_id)
+                if early is not None:
+                    await early(scope, receive, send_with_id)
                 else:
-                    await self.app(scope, receive_limited, send_with_id)
+                    # The routes declare GET; the server sends HEAD's headers and drops the content.
+                    app_scope = {**scope, "method": "GET"} if method == "HEAD" else scope
+                    await self.app(app_scope, receive_limited, send_with_id)
             except Exception:
                 logger.exception("unhandled error in {} {}", scope["method"], path)
                 if response_started:
                     raise
                 response = problem_response(
-                    500, detail="an unexpected error occurred", request_id=request_id, instance=path
+                    500,
+                    detail="an unexpected error occurred",
+                    request_id=request_id,
+                    instance=instance_of(path),
                 )
                 await response(scope, receive, send_with_id)
             finally:
@@ -98,9 +122,44 @@ class RequestContextMiddleware:
                     elapsed_ms = (time.perf_counter() - started) * 1000
                     logger.info(
                         'access "{} {} HTTP/{}" {} {:.1f}ms',
-                        scope["method"],
+                        method,
                         path,
                         scope.get("http_version", "1.1"),
                         status,
                         elapsed_ms,
                     )
+
+    def answer_before_the_app(
+        self, scope: Scope, headers: dict[bytes, bytes], request_id: str
+    ) -> Response | None:
+        """The response for what the app never sees: unknown methods, OPTIONS, content it cannot read.
+
+        The content checks (413 by `Content-Length`, 415 unless JSON) come before routing, so a POST to an
+        unknown path with such content gets them rather than a 404: every route of the service reads JSON.
+        """
+        method: str = scope["method"]
+
+        def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+            instance = instance_of(scope["path"])
+            return problem_response(
+                status, detail=detail, request_id=request_id, instance=instance, headers=headers
+            )
+
+        if method in {"GET", "POST"}:  # the hot path: only the content checks apply
+            pass
+        elif method not in KNOWN_METHODS:
+            return problem(501, f"the method {method} is not implemented by this server")
+        elif method == "OPTIONS" and (allow := self.allow(scope)):
+            return Response(status_code=204, headers={"Allow": allow})
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            # Refused before the app reads a byte of it.
+            return problem(413, f"request body is larger than {self.max_body_bytes} bytes", CLOSE)
+        if method in WITH_CONTENT and (refusal := unsupported_content(headers)):
+            return problem(415, *refusal)
+        return None
+
+    def allow(self, scope: Scope) -> str:
+        """The `Allow` value for an OPTIONS request; empty when no route has its path (then a 404)."""
+        methods = SERVER_METHODS if scope["path"] == "*" else allowed_methods(self.routes, scope)
+        return ", ".join(methods)

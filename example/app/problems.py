@@ -2,12 +2,15 @@
 
 from http import HTTPStatus
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.methods import allowed_methods
 
 PROBLEM_JSON: Final = "application/problem+json"
 VALIDATION_TYPE: Final = "urn:problem-type:validation-error"
@@ -34,6 +37,11 @@ class Problem(BaseModel):
     instance: str | None = Field(None, description="the request path")
     request_id: str | None = Field(None, description="the X-Request-ID of the request")
     errors: list[FieldError] | None = Field(None, description="the failed checks of a 422")
+
+
+def instance_of(path: str) -> str:
+    """The request path as the `instance` URI reference (RFC 9457 section 3.1.5): percent-encoded again."""
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
 def status_phrase(status: int) -> str:
@@ -80,12 +88,16 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, StarletteHTTPException)
     # Starlette's own detail for a bare HTTPException is the status phrase; saying it twice adds nothing.
     detail = None if exc.detail == status_phrase(exc.status_code) else str(exc.detail)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # RFC 9110 section 15.5.6: Allow lists every method of the path, HEAD and OPTIONS included.
+        headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
     return problem_response(
         exc.status_code,
         detail=detail,
         request_id=request_id_of(request),
-        instance=request.url.path,
-        headers=dict(exc.headers) if exc.headers else None,
+        instance=instance_of(request.url.path),
+        headers=headers or None,
     )
 
 
@@ -100,7 +112,7 @@ async def validation_exception_handler(request: Request, exc: Exception) -> JSON
         title="Request validation failed",
         detail=f"{len(errors)} check(s) failed; see errors",
         request_id=request_id_of(request),
-        instance=request.url.path,
+        instance=instance_of(request.url.path),
         errors=errors,
     )
 

@@ -1,5 +1,8 @@
 """Service settings from the environment and `.env`, validated once at start-up.
 
+The `.env` is the service's own (next to `gunicorn.conf.py`), wherever the process starts, or the file
+ENV_FILE names (an empty ENV_FILE reads none).
+
 A bad value stops start-up with one line per variable (`load_settings_or_exit`), never a traceback,
 and the X_TOKEN value never appears in any message.
 """
@@ -10,10 +13,15 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The service's directory (example/ here, /app in the image): its .env is found from there, not from the
+# working directory, so `gunicorn --config /abs/path/gunicorn.conf.py` started anywhere reads the same file.
+SERVICE_DIR: Final = Path(__file__).resolve().parents[1]
+DEFAULT_ENV_FILE: Final = SERVICE_DIR / ".env"
 
 
 class Status(StrEnum):
@@ -126,7 +134,11 @@ def _default_workers() -> int:
 class Settings(BaseSettings):
     """Every setting is one environment variable of the same name in upper case (see .env.example)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # No env_file here: `load_settings` passes the one to read (see `env_file_to_read`).
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore")
+
+    # the .env that was read (None: none was); set from ENV_FILE by `load_settings`
+    env_file: Path | None = None
 
     # service identity and API
     service_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "text-analytics"
@@ -198,6 +210,13 @@ class Settings(BaseSettings):
         return f"/v{self.major_version}"
 
     @property
+    def env_file_description(self) -> str:
+        """Where the settings came from, for the start-up line."""
+        if self.env_file is None:
+            return f"environment only, no .env read ({DEFAULT_ENV_FILE} absent or ENV_FILE empty)"
+        return f"environment and {self.env_file}"
+
+    @property
     def parsed_rotation(self) -> Rotation:
         return parse_rotation(self.rotation)
 
@@ -229,19 +248,51 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
+def env_file_to_read() -> Path | None:
+    """The .env to read: ENV_FILE's path if set (empty: none), else the service's own .env if it exists.
+
+    SettingsError when ENV_FILE names a file that does not exist: an explicit file is never skipped silently.
+    """
+    named = os.environ.get("ENV_FILE")
+    if named is None:
+        return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+    if not named.strip():
+        return None
+    path = Path(named).resolve()
+    if not path.is_file():
+        raise SettingsError([f"invalid ENV_FILE: no such file (got {named!r})"])
+    return path
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings from the environment and `.env`; SettingsError when any value is bad."""
+    """Read the settings from the environment and the .env (`env_file_to_read`); SettingsError when bad."""
+    env_file = env_file_to_read()
     try:
-        return Settings(**overrides)
+        values = {"env_file": env_file, **overrides}
+        return Settings(_env_file=env_file, **values)  # pyright: ignore[reportCallIssue]
     except ValidationError as error:
         raise SettingsError(describe_errors(error)) from None
 
 
+# The settings this process (or the gunicorn master it was forked from) last loaded successfully.
+_loaded: list[Settings] = []
+
+
 def load_settings_or_exit() -> Settings:
-    """Read the settings or stop the process with one line per bad variable (exit status 2)."""
+    """Read the settings or print one line per bad variable and stop the process (exit status 2).
+
+    A process that has loaded good settings before keeps those instead of stopping: a gunicorn master
+    re-reads them on HUP, and a worker it forks later reads them again; a bad edit of the .env must not stop
+    a running server (or leave its workers without a master).
+    """
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as error:
         for line in error.lines:
             print(line, file=sys.stderr)
-        raise SystemExit(2) from None
+        if not _loaded:
+            raise SystemExit(2) from None
+        print("settings not reloaded: keeping the ones read before", file=sys.stderr)
+        return _loaded[0]
+    _loaded[:] = [settings]
+    return settings

@@ -1,11 +1,14 @@
 """Throughput and latency of the service under its shipped gunicorn config vs a ceiling and alternatives.
 
-    .venv/bin/python scripts/benchmark.py [--duration 5] [--connections 32] [--workers 2]
+    .venv/bin/python scripts/benchmark.py [--duration 5] [--connections 32] [--workers 2] [--max-requests N]
 
-Every server runs on 127.0.0.1 on a free port with the same number of workers and is stopped before the next
-starts. Load comes from `wrk` when it is installed (Debian package `wrk`), else from a small bounded Python
-generator (far slower than the servers: compare its ratios, not its absolute numbers). Prints a Markdown
-table; ratios are against the bare app on the shipped stack, measured in the same run.
+Every server runs on 127.0.0.1 on a free port with the same number of workers and the same recycling
+(`--max-requests`, default the shipped MAX_REQUESTS, + 10 % jitter; granian has no request-count recycling,
+its row says so). Load comes from `wrk` when it is installed (Debian package `wrk`), else from a small
+bounded Python generator (far slower than the servers: compare its ratios, not its absolute numbers). Each
+measurement prints a line with its errors as it goes; then a Markdown table of medians, with throughput and
+p99 as ratios to the bare app on the shipped stack measured in the same round, and the shipped service's
+targets: >= 0.85 of the bare throughput on each endpoint, 0 errors, p99 <= 1.3 x the bare p99.
 """
 
 import argparse
@@ -27,6 +30,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from app.settings import Settings
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TOKEN = "benchmark-token-0123456789"  # noqa: S105 - a throwaway token for loopback servers
@@ -42,6 +48,12 @@ TEXT = (
 BODY = json.dumps({"text": TEXT, "top_k": 5})
 
 
+MIN_THROUGHPUT_RATIO = 0.85
+MAX_P99_RATIO = 1.3
+SHIPPED = "service, gunicorn + uvicorn-worker (shipped)"
+ENDPOINTS = (("GET /livez", "/livez", False), ("POST /v1/analyze (500 B)", "/v1/analyze", True))
+
+
 @dataclass(frozen=True)
 class Server:
     name: str
@@ -55,6 +67,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    error_kinds: str = ""
 
 
 def free_port() -> int:
@@ -64,25 +77,36 @@ def free_port() -> int:
         return port
 
 
-def servers(workers: int, port: int) -> list[Server]:
+def servers(workers: int, port: int, max_requests: int) -> list[Server]:
+    """The servers compared; gunicorn's recycling comes from MAX_REQUESTS in the environment (see main)."""
     bind = f"127.0.0.1:{port}"
     gunicorn = [str(BIN / "python"), "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", bind]
     gunicorn += ["--workers", str(workers)]
     common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    uvicorn_recycling = (
+        ["--limit-max-requests", str(max_requests), "--limit-max-requests-jitter", str(max_requests // 10)]
+        if max_requests
+        else []
+    )
+    granian = "service, granian --interface asgi" + (" (no recycling: none by count)" if max_requests else "")
     return [
         Server(
             "bare app, gunicorn + uvicorn-worker (ceiling)",
             [*gunicorn, "--pythonpath", "scripts", "bare_app:app"],
             True,
         ),
-        Server("service, gunicorn + uvicorn-worker (shipped)", gunicorn),
+        Server(SHIPPED, gunicorn),
         Server("service, gunicorn --worker-class asgi", [*gunicorn, "--worker-class", "asgi"]),
         Server(
             "service, uvicorn --workers",
-            [str(BIN / "uvicorn"), "app.main:app", "--no-access-log", "--log-level", "warning", *common],
+            [
+                *[str(BIN / "uvicorn"), "app.main:app", "--no-access-log", "--log-level", "warning"],
+                *common,
+                *uvicorn_recycling,
+            ],
         ),
         Server(
-            "service, granian --interface asgi",
+            granian,
             [str(BIN / "granian"), "--interface", "asgi", "--log-level", "warning", *common, "app.main:app"],
         ),
     ]
@@ -162,10 +186,11 @@ def parse_wrk(output: str) -> Result:
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
     if rate is None:
         raise ValueError(f"no Requests/sec in wrk output:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    kinds = {kind: int(n) for kind, n in re.findall(r"(connect|read|write|timeout) (\d+)", output)}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors += int(non_2xx.group(1)) if non_2xx else 0
-    return Result(float(rate.group(1)), latency("50"), latency("99"), errors)
+    kinds["non-2xx"] = int(non_2xx.group(1)) if non_2xx else 0
+    described = ", ".join(f"{kind} {n}" for kind, n in kinds.items() if n)
+    return Result(float(rate.group(1)), latency("50"), latency("99"), sum(kinds.values()), described)
 
 
 def python_load(port: int, path: str, post: bool, duration: float, connections: int) -> Result:
@@ -219,7 +244,7 @@ def measure(port: int, path: str, post: bool, duration: int, connections: int) -
     return python_load(port, path, post, duration, connections)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -229,66 +254,110 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=Settings.model_fields["max_requests"].default,
+        help="recycle every server's workers after this many requests, + 10 %% jitter; 0: never "
+        "(default: the shipped MAX_REQUESTS)",
+    )
     parser.add_argument("--only", action="append", default=[], help="run only servers whose name has this")
     parser.add_argument(
         "--env", action="append", default=[], help="KEY=VALUE for the service (e.g. LEVEL=WARNING)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    base_env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
-    # The shipped defaults (text logs on stderr, nothing saved) in prod mode; the output is discarded.
-    base_env.update(STATUS="prod", X_TOKEN=TOKEN, SAVE="false", JSON_LOG="false", PYTHONPATH=str(PROJECT_DIR))
-    base_env.update(item.split("=", 1) for item in args.env)
-    endpoints = [("GET /livez", "/livez", False), ("POST /v1/analyze (500 B)", "/v1/analyze", True)]
-    tool = "wrk -t1" if shutil.which("wrk") else "python load generator"
-    print(
-        f"load: {tool}, {args.connections} connections, {args.duration} s per measurement, "
-        f"{args.rounds} rounds; {args.workers} workers per server; {os.cpu_count()} CPUs; "
-        f"load average: {os.getloadavg()[0]:.2f}",
-        flush=True,
-    )
 
+Measurements = dict[tuple[str, str], list[tuple[Result, Result]]]
+
+
+def run_rounds(args: argparse.Namespace, env: dict[str, str]) -> Measurements:
+    """Every chosen server's result per (server, endpoint), each paired with the ceiling's of its round."""
     # All servers stay up (idle ones cost no CPU) and are measured in turn, round after round, so that the
-    # machine's changing background load hits every server alike; the table shows medians.
-    results: dict[tuple[str, str], list[Result]] = {}
-    ratios: dict[tuple[str, str], list[float]] = {}
+    # machine's changing background load hits every server alike.
+    measured: Measurements = {}
     with ExitStack() as stack:
         ports: dict[str, int] = {}
         chosen: list[Server] = []
-        for index in range(len(servers(args.workers, 0))):
+        for index in range(len(servers(args.workers, 0, args.max_requests))):
             port = free_port()
-            server = servers(args.workers, port)[index]
+            server = servers(args.workers, port, args.max_requests)[index]
             if args.only and not server.ceiling and not any(part in server.name for part in args.only):
                 continue
             try:
-                stack.enter_context(running(server, port, base_env | {"PORT": str(port)}))
+                stack.enter_context(running(server, port, env | {"PORT": str(port)}))
             except RuntimeError as error:
                 print(f"skipped {server.name}: {error}", file=sys.stderr)
                 continue
             ports[server.name] = port
             chosen.append(server)
         ceiling = next(server.name for server in chosen if server.ceiling)
-        for _ in range(args.rounds):
-            for label, path, post in endpoints:
+        for number in range(1, args.rounds + 1):
+            for label, path, post in ENDPOINTS:
                 this_round: dict[str, Result] = {}
                 for server in chosen:
                     result = measure(ports[server.name], path, post, args.duration, args.connections)
                     this_round[server.name] = result
-                    results.setdefault((server.name, label), []).append(result)
+                    print(
+                        f"round {number}, {label}, {server.name}: {result.requests_per_second:,.0f} req/s, "
+                        f"p99 {result.p99_ms:.2f} ms, errors {result.errors} {result.error_kinds}".rstrip(),
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 for name, result in this_round.items():
-                    ratio = result.requests_per_second / this_round[ceiling].requests_per_second
-                    ratios.setdefault((name, label), []).append(ratio)
+                    measured.setdefault((name, label), []).append((result, this_round[ceiling]))
+    return measured
 
-    print()
-    print("| server | endpoint | req/s | p50 ms | p99 ms | errors | vs ceiling |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for (name, label), runs in results.items():
+
+def report(measured: Measurements) -> list[str]:
+    """Print the table of medians; return the shipped service's missed targets (none: all met)."""
+    print("| server | endpoint | req/s | p50 ms | p99 ms | errors | vs ceiling | p99 vs ceiling |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    missed: list[str] = []
+    for (name, label), pairs in measured.items():
+        runs = [result for result, _ in pairs]
         rate = statistics.median(r.requests_per_second for r in runs)
         p50 = statistics.median(r.p50_ms for r in runs)
         p99 = statistics.median(r.p99_ms for r in runs)
         errors = sum(r.errors for r in runs)
-        ratio = statistics.median(ratios[name, label])
-        print(f"| {name} | {label} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {ratio:.2f} |")
+        ratio = statistics.median(r.requests_per_second / bare.requests_per_second for r, bare in pairs)
+        p99_ratio = statistics.median(r.p99_ms / bare.p99_ms for r, bare in pairs)
+        print(
+            f"| {name} | {label} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {ratio:.2f} "
+            f"| {p99_ratio:.2f} |"
+        )
+        if name != SHIPPED:
+            continue
+        if ratio < MIN_THROUGHPUT_RATIO:
+            missed.append(f"{label}: {ratio:.2f} x the bare throughput (target >= {MIN_THROUGHPUT_RATIO})")
+        if errors:
+            missed.append(f"{label}: {errors} errors (target 0)")
+        if p99_ratio > MAX_P99_RATIO:
+            missed.append(f"{label}: p99 {p99_ratio:.2f} x the bare p99 (target <= {MAX_P99_RATIO})")
+    return missed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}}
+    # The shipped defaults (text logs on stderr, nothing saved) in prod mode; the output is discarded. No
+    # .env of the developer's; the same recycling for every server.
+    env.update(STATUS="prod", X_TOKEN=TOKEN, SAVE="false", JSON_LOG="false", PYTHONPATH=str(PROJECT_DIR))
+    env.update(ENV_FILE="", MAX_REQUESTS=str(args.max_requests))
+    env.update(item.split("=", 1) for item in args.env)
+    tool = "wrk -t1" if shutil.which("wrk") else "python load generator"
+    print(
+        f"load: {tool}, {args.connections} connections, {args.duration} s per measurement, "
+        f"{args.rounds} rounds; {args.workers} workers per server, recycled after "
+        f"{args.max_requests or 'no'} requests; {os.cpu_count()} CPUs; "
+        f"load average: {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    measured = run_rounds(args, env)
+    print()
+    missed = report(measured)
+    print()
+    print("shipped service targets: " + ("met" if not missed else "missed: " + "; ".join(missed)))
     return 0
 
 

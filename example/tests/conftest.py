@@ -4,7 +4,7 @@ import os
 
 # Importing app.main builds the module-level app from the environment: keep a developer's shell or .env
 # from turning it into prod or file logging during tests.
-os.environ.update({"STATUS": "dev", "SAVE": "false", "JSON_LOG": "false"})
+os.environ.update({"STATUS": "dev", "SAVE": "false", "JSON_LOG": "false", "ENV_FILE": ""})
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any

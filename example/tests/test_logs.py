@@ -2,6 +2,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,32 @@ def test_gunicorn_logger_routes_to_loguru(logs_settings: Settings, tmp_path: Pat
     assert "Booting worker with pid: 42" in text
     # gunicorn's wrapper frame is skipped: the record names the caller, not gunicorn.glogging.
     assert "gunicorn.glogging" not in text
+
+
+# Python >= 3.12 warns about fork() with threads running; gunicorn forks its workers the same way.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_relay_writes_every_process_line_once_across_a_reconfiguration(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    # The gunicorn master's set-up (enqueue=True), a forked "worker" and a reload (HUP) in between.
+    settings = make_settings(
+        save=True, log_save_path=tmp_path, rotation="2 KB", retention="100", level="INFO"
+    )
+    configure_logging(settings, enqueue=True)
+    logger.info("master before")
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's coverage is not collected
+        for number in range(50):
+            logger.info("worker line {:03d}", number)
+        os._exit(0)
+    configure_logging(make_settings(**(settings.model_dump() | {"rotation": "3 KB"})), enqueue=True)
+    logger.info("master after reload")
+    logger.debug("below the level")
+    os.waitpid(child, 0)
+    shutdown_logging()
+    lines = [line for path in files_under(tmp_path) for line in read_lines(path)]
+    messages = [line.rsplit(" - ", 1)[1] for line in lines]
+    assert sorted(messages) == sorted(
+        ["master before", "master after reload"] + [f"worker line {n:03d}" for n in range(50)]
+    )
+    assert len(files_under(tmp_path)) > 1  # rotated on the way

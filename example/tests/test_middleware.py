@@ -110,8 +110,10 @@ async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient, au
         for _ in range(MAX_BODY_BYTES // 1024 + 2):
             yield b"x" * 1024
 
-    response = await client.post("/v1/analyze", content=body(), headers=auth)  # type: ignore[arg-type]
+    headers = auth | {"Content-Type": "application/json"}
+    response = await client.post("/v1/analyze", content=body(), headers=headers)  # type: ignore[arg-type]
     assert response.status_code == 413
+    assert response.headers["connection"] == "close"
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"] == f"request body is larger than {MAX_BODY_BYTES} bytes"
 

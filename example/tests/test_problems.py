@@ -27,11 +27,32 @@ async def test_routing_404_is_a_problem(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_405_keeps_allow_header(client: httpx.AsyncClient) -> None:
-    response = await client.put("/livez")
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/livez", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/version", "GET, HEAD, OPTIONS"),
+        ("GET", "/v1/analyze", "OPTIONS, POST"),
+        ("HEAD", "/v1/analyze", "OPTIONS, POST"),
+        ("TRACE", "/livez", "GET, HEAD, OPTIONS"),
+        ("CONNECT", "/livez", "GET, HEAD, OPTIONS"),
+    ],
+)
+async def test_405_lists_every_allowed_method(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path)
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
-    assert response.json()["title"] == "Method Not Allowed"
+    assert response.headers["allow"] == allow  # RFC 9110 section 15.5.6: MUST
+    assert response.headers["content-type"] == PROBLEM_JSON
+    if method != "HEAD":
+        assert response.json()["title"] == "Method Not Allowed"
+
+
+async def test_instance_is_a_valid_uri_reference(client: httpx.AsyncClient) -> None:
+    response = await client.get("/no%20such/p%C3%A4th")
+    assert response.status_code == 404
+    assert response.json()["instance"] == "/no%20such/p%C3%A4th"  # RFC 9457 section 3.1.5
 
 
 async def test_raised_http_exception_keeps_detail_headers_and_odd_status(

@@ -5,13 +5,16 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
+from app import settings as settings_module
 from app.settings import (
+    DEFAULT_ENV_FILE,
     DEFAULT_FORMAT,
     Compression,
     Level,
     Settings,
     SettingsError,
     Status,
+    env_file_to_read,
     load_settings,
     load_settings_or_exit,
     parse_retention,
@@ -24,9 +27,10 @@ GOOD_PROD_TOKEN = "prod-token-0123456789"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only what a test sets: no variables from the shell, no .env from the working directory."""
+    """Only what a test sets: no variables from the shell, no .env (ENV_FILE is empty, see conftest)."""
     for name in ("STATUS", "SAVE", "JSON_LOG", "X_TOKEN", "PORT", "LEVEL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENV_FILE", "")
     monkeypatch.chdir(tmp_path)
 
 
@@ -42,14 +46,43 @@ def test_defaults(make_settings: SettingsFactory) -> None:
     assert 1 <= settings.workers <= 8
 
 
-def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("PORT=9001\nLEVEL=debug\nCOMPRESSION=\nMAJOR_VERSION=3\n")
+def test_reads_environment_and_the_env_file_named_by_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "service.env").write_text("PORT=9001\nLEVEL=debug\nCOMPRESSION=\nMAJOR_VERSION=3\n")
+    monkeypatch.setenv("ENV_FILE", "service.env")  # relative to the working directory, like any path
     monkeypatch.setenv("PORT", "9002")  # the environment wins over .env
     settings = load_settings()
     assert settings.port == 9002
     assert settings.level is Level.DEBUG
     assert settings.compression is None
     assert settings.api_prefix == "/v3"
+    assert settings.env_file == tmp_path / "service.env"
+    assert settings.env_file_description == f"environment and {tmp_path / 'service.env'}"
+
+
+def test_the_default_env_file_is_the_services_own_not_the_working_directorys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert Path(__file__).resolve().parents[1] / ".env" == DEFAULT_ENV_FILE
+    (tmp_path / ".env").write_text("PORT=9001\n")  # the working directory's: never read
+    monkeypatch.delenv("ENV_FILE")
+    assert env_file_to_read() == (DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None)
+
+
+def test_empty_env_file_reads_no_env_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=9001\n")
+    settings = load_settings()
+    assert settings.port == 8000
+    assert settings.env_file is None
+    assert settings.env_file_description.startswith("environment only, no .env read")
+
+
+def test_missing_env_file_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENV_FILE", "/nonexistent/service.env")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.lines == ["invalid ENV_FILE: no such file (got '/nonexistent/service.env')"]
 
 
 @pytest.mark.parametrize(
@@ -133,6 +166,7 @@ def test_token_error_does_not_echo_input(make_settings: SettingsFactory) -> None
 def test_load_settings_or_exit_prints_lines_and_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setattr(settings_module, "_loaded", [])  # nothing loaded before in this process
     monkeypatch.setenv("STATUS", "staging")
     with pytest.raises(SystemExit) as caught:
         load_settings_or_exit()
@@ -207,6 +241,21 @@ def test_env_example_documents_every_setting_and_loads(
     }
     assert documented == {name.upper() for name in Settings.model_fields}
     (tmp_path / ".env").write_text(example)
+    monkeypatch.setenv("ENV_FILE", str(tmp_path / ".env"))
     settings = load_settings()
     assert settings.status is Status.DEV
     assert settings.x_token is not None
+
+
+def test_load_settings_or_exit_keeps_the_settings_loaded_before(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(settings_module, "_loaded", [])
+    monkeypatch.setenv("PORT", "9003")
+    first = load_settings_or_exit()
+    monkeypatch.setenv("STATUS", "staging")  # a bad edit, then a reload (gunicorn HUP)
+    assert load_settings_or_exit() is first
+    assert capsys.readouterr().err == (
+        "invalid STATUS: Input should be 'dev' or 'prod' (got 'staging')\n"
+        "settings not reloaded: keeping the ones read before\n"
+    )

@@ -1,6 +1,7 @@
 """The domain API: text analytics."""
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import analysis
@@ -11,7 +12,12 @@ MAX_TOP_K = 50
 
 router = APIRouter(
     tags=["analysis"],
-    responses={401: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        401: {"model": Problem},
+        413: {"model": Problem},
+        415: {"model": Problem},
+        422: {"model": Problem},
+    },
 )
 
 
@@ -36,16 +42,21 @@ class AnalyzeResponse(BaseModel):
     keywords: list[KeywordOut] = Field(description="most frequent content words, ties in order of appearance")
 
 
-@router.post("/analyze")
-def analyze_text(body: AnalyzeRequest) -> AnalyzeResponse:
+@router.post("/analyze", response_model=AnalyzeResponse)
+def analyze_text(body: AnalyzeRequest) -> Response:
     """Sentence, token and script counts and the top keywords of a text (English, Korean, mixed, ...)."""
     # A plain `def`: the work is CPU-bound, so FastAPI runs it in the thread pool, off the event loop.
+    # The model is serialised by pydantic straight to JSON: given it as the return value, FastAPI would
+    # validate it again first (~75 us of a ~450 us request). response_model still documents it.
     result = analysis.analyze(body.text, body.top_k)
-    return AnalyzeResponse(
-        characters=result.characters,
-        sentences=result.sentences,
-        tokens=result.tokens,
-        unique_tokens=result.unique_tokens,
-        scripts=result.scripts,
-        keywords=[KeywordOut(token=k.token, count=k.count) for k in result.keywords],
+    return Response(
+        AnalyzeResponse(
+            characters=result.characters,
+            sentences=result.sentences,
+            tokens=result.tokens,
+            unique_tokens=result.unique_tokens,
+            scripts=result.scripts,
+            keywords=[KeywordOut(token=k.token, count=k.count) for k in result.keywords],
+        ).model_dump_json(),
+        media_type="application/json",
     )

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from app.build_info import BuildInfo
-from app.problems import Problem, problem_response, request_id_of
+from app.problems import Problem, instance_of, problem_response, request_id_of
 from app.readiness import Readiness
 
 router = APIRouter(tags=["health"])
@@ -48,7 +48,7 @@ async def readyz(
         503,
         detail=f"not ready: {readiness.phase}",
         request_id=request_id_of(request),
-        instance=request.url.path,
+        instance=instance_of(request.url.path),
     )
 
 

@@ -68,6 +68,7 @@ async def test_analyze_oversized_body_is_a_413_problem(
 ) -> None:
     response = await client.post("/v1/analyze", json={"text": "x" * MAX_BODY_BYTES}, headers=auth)
     assert response.status_code == 413
+    assert response.headers["connection"] == "close"  # RFC 9110 section 15.5.14
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"] == f"request body is larger than {MAX_BODY_BYTES} bytes"
 

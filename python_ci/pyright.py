@@ -36,7 +36,9 @@ def main(argv: list[str]) -> int:
     reports = reports_dir(root)
     venv = project / ".venv"
     trim_node(venv)
-    env = activated(venv)
+    # pyright's PyPI wrapper asks pypi.org for a newer release on every run without --outputjson: on an internal
+    # network that is a request that can only fail.
+    env = {**activated(venv), "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}
     run(["pyright", "--version"], cwd=project, env=env)
     args = array("PYCI_TOOL_ARGS")
     command = ["pyright", "--outputjson", "--pythonpath", str(venv / "bin" / "python"), *args]

@@ -17,6 +17,7 @@ COMMANDS = {
     "pytest": "python_ci.pytest",
     "ci-lint": "python_ci.ci_lint",
     "ruff": "python_ci.ruff",
+    "sbom": "python_ci.sbom",
     "version": "python_ci.version",
     "wheelhouse": "python_ci.wheelhouse",
 }

@@ -20,7 +20,18 @@ def _body(text: str) -> dict[str, dict[str, object]]:
 
 
 def test_catalogue_has_every_component() -> None:
-    expected = {"ruff", "mypy", "pyright", "pytest", "version", "image-build", "image-push", "wheelhouse", "ci-lint"}
+    expected = {
+        "ruff",
+        "mypy",
+        "pyright",
+        "pytest",
+        "version",
+        "image-build",
+        "image-push",
+        "wheelhouse",
+        "ci-lint",
+        "sbom",
+    }
     assert set(TEMPLATES) == expected | set(COMPOSITES)
 
 

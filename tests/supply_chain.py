@@ -1,0 +1,182 @@
+"""Shared parts of the supply-chain tests: small projects made at test time (hashed pins, a uv.lock), the CycloneDX
+validator of cyclonedx-python-lib, and an OSV-compatible vulnerability service on 127.0.0.1.
+
+The OSV service answers `POST /v1/query` ({"package": {"name", "ecosystem"}, "version"} -> {"vulns": [...]}),
+`POST /v1/querybatch` and `GET /v1/vulns/<id>` the way OSV's API does (OSV API docs; records in the OSV schema
+1.6), from the records in ADVISORIES, matching versions against their ECOSYSTEM ranges. The record is written
+from the public advisory GHSA-jjg7-2v4v-x38h (idna before 3.7: quadratic-time `idna.encode()` on crafted input,
+CVE-2024-3651, PYSEC-2024-60; moderate; fixed in 3.7), not copied from any database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tests.engine import ROOT, SHARED_UV_CACHE
+
+UV = str(ROOT / ".venv-bootstrap" / "bin" / "uv")
+CYCLONEDX_LIB = "cyclonedx-python-lib[json-validation]==11.6.0"
+VULNERABLE = "idna==3.6"
+FIXED = "idna==3.7"
+ADVISORY = "GHSA-jjg7-2v4v-x38h"
+ADVISORIES: list[dict[str, object]] = [
+    {
+        "schema_version": "1.6.0",
+        "id": ADVISORY,
+        "modified": "2024-07-15T00:00:00Z",
+        "published": "2024-04-12T00:00:00Z",
+        "aliases": ["CVE-2024-3651", "PYSEC-2024-60"],
+        "summary": "Internationalized Domain Names in Applications (IDNA) vulnerable to denial of service from "
+        "specially crafted inputs to idna.encode",
+        "details": "A crafted argument to idna.encode() takes quadratic time to reject. Upgrade to 3.7, which "
+        "refuses such input early.",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "idna", "purl": "pkg:pypi/idna"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.7"}]}],
+            }
+        ],
+        "references": [
+            {"type": "ADVISORY", "url": "https://nvd.nist.gov/vuln/detail/CVE-2024-3651"},
+            {"type": "PACKAGE", "url": "https://github.com/kjd/idna"},
+        ],
+        "database_specific": {"severity": "MODERATE", "cwe_ids": ["CWE-400"], "github_reviewed": True},
+    }
+]
+
+
+def tool_env() -> dict[str, str]:
+    """This process's environment with the tests' shared uv cache and no downloaded interpreters."""
+    env = {**os.environ, "UV_CACHE_DIR": str(SHARED_UV_CACHE), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def hashed_pins(requirement: str, dest: Path) -> str:
+    """`requirement` resolved for Python 3.11 with hashes (`uv pip compile --generate-hashes`), as text."""
+    source = dest / "requirements.in"
+    dest.mkdir(parents=True, exist_ok=True)
+    source.write_text(requirement + "\n")
+    out = subprocess.run(
+        [UV, "pip", "compile", "--quiet", "--generate-hashes", "--no-header", "--python-version", "3.11", str(source)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=tool_env(),
+    ).stdout
+    source.unlink()
+    return out
+
+
+def uv_project(dest: Path, dependency: str, *, lock: bool = True) -> Path:
+    """A uv project at `dest` depending on `dependency`, with a dev group the SBOM and audit must leave out, and
+    (when `lock`) its uv.lock made now."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "pyproject.toml").write_text(
+        f'[project]\nname = "svc"\nversion = "1.2.0"\nrequires-python = ">=3.11"\ndependencies = ["{dependency}"]\n'
+        '\n[dependency-groups]\ndev = ["iniconfig==2.0.0"]\n'
+    )
+    if lock:
+        subprocess.run([UV, "lock", "--quiet", "--python", "3.11"], cwd=dest, check=True, env=tool_env())
+    return dest
+
+
+def cyclonedx_errors(bom: Path) -> str:
+    """The CycloneDX 1.5 JSON schema validator of cyclonedx-python-lib (it ships the schemas) on `bom`: '' when
+    valid, else the error."""
+    code = (
+        "import sys\nfrom cyclonedx.schema import SchemaVersion\nfrom cyclonedx.validation.json import "
+        "JsonStrictValidator\nerror = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\n"
+        "print(error or '', end='')\n"
+    )
+    cmd = [UV, "run", "--quiet", "--no-project", "--python", "3.11", "--with", CYCLONEDX_LIB, "python", "-c", code]
+    done = subprocess.run([*cmd, str(bom)], capture_output=True, text=True, env=tool_env(), check=True)
+    return done.stdout
+
+
+def _version(text: str) -> tuple[int, ...]:
+    # The fixtures' versions are plain release numbers; PEP 440's full ordering is not needed here.
+    return tuple(int(part) for part in text.split("."))
+
+
+def affects(record: dict[str, object], name: str, version: str) -> bool:
+    """Whether OSV `record` lists PyPI `name` at `version` as affected (its ECOSYSTEM ranges: introduced/fixed)."""
+    for affected in record["affected"]:  # type: ignore[attr-defined]
+        if affected["package"]["ecosystem"] != "PyPI" or affected["package"]["name"] != name.lower():
+            continue
+        for events in (r["events"] for r in affected["ranges"] if r["type"] == "ECOSYSTEM"):
+            introduced = next(e["introduced"] for e in events if "introduced" in e)
+            fixed = next((e["fixed"] for e in events if "fixed" in e), None)
+            low = (0,) if introduced == "0" else _version(introduced)
+            if low <= _version(version) and (fixed is None or _version(version) < _version(fixed)):
+                return True
+    return False
+
+
+class _OSV(BaseHTTPRequestHandler):
+    requests: list[str]
+
+    def _send(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    @staticmethod
+    def _matches(query: dict[str, object]) -> list[dict[str, object]]:
+        package = query.get("package")
+        name = str(package.get("name", "")) if isinstance(package, dict) else ""
+        version = str(query.get("version", ""))
+        return [record for record in ADVISORIES if affects(record, name, version)]
+
+    def do_POST(self) -> None:
+        query = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        self.server.requests.append(f"POST {self.path}")  # type: ignore[attr-defined]
+        if self.path == "/v1/query":
+            found = self._matches(query)
+            self._send(200, {"vulns": found} if found else {})
+        elif self.path == "/v1/querybatch":
+            results = [
+                {"vulns": [{"id": r["id"], "modified": r["modified"]} for r in self._matches(q)]}
+                for q in query["queries"]
+            ]
+            self._send(200, {"results": results})
+        else:
+            self._send(404, {"code": 5, "message": "Not Found"})
+
+    def do_GET(self) -> None:
+        self.server.requests.append(f"GET {self.path}")  # type: ignore[attr-defined]
+        found = [r for r in ADVISORIES if self.path == f"/v1/vulns/{r['id']}"]
+        if found:
+            self._send(200, found[0])
+        else:
+            self._send(404, {"code": 5, "message": "Bug not found."})
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+
+@contextmanager
+def osv_service() -> Iterator[tuple[str, list[str]]]:
+    """Serve the OSV API on 127.0.0.1 (a free port) for the block: yields its `/v1/query` URL (what pip-audit's
+    `--osv-url` takes) and the list of requests it received ("POST /v1/query", ...). Stopped on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OSV)
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/query", server.requests  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

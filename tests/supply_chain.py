@@ -14,10 +14,11 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, cast
 
 from tests.engine import ROOT, SHARED_UV_CACHE
 
@@ -26,7 +27,7 @@ CYCLONEDX_LIB = "cyclonedx-python-lib[json-validation]==11.6.0"
 VULNERABLE = "idna==3.6"
 FIXED = "idna==3.7"
 ADVISORY = "GHSA-jjg7-2v4v-x38h"
-ADVISORIES: list[dict[str, object]] = [
+ADVISORIES: list[dict[str, Any]] = [
     {
         "schema_version": "1.6.0",
         "id": ADVISORY,
@@ -107,12 +108,14 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
-def affects(record: dict[str, object], name: str, version: str) -> bool:
+def affects(record: dict[str, Any], name: str, version: str) -> bool:
     """Whether OSV `record` lists PyPI `name` at `version` as affected (its ECOSYSTEM ranges: introduced/fixed)."""
-    for affected in record["affected"]:  # type: ignore[attr-defined]
+    affected: dict[str, Any]
+    for affected in record["affected"]:
         if affected["package"]["ecosystem"] != "PyPI" or affected["package"]["name"] != name.lower():
             continue
-        for events in (r["events"] for r in affected["ranges"] if r["type"] == "ECOSYSTEM"):
+        ranges: list[dict[str, Any]] = affected["ranges"]
+        for events in (cast("list[dict[str, str]]", r["events"]) for r in ranges if r["type"] == "ECOSYSTEM"):
             introduced = next(e["introduced"] for e in events if "introduced" in e)
             fixed = next((e["fixed"] for e in events if "fixed" in e), None)
             low = (0,) if introduced == "0" else _version(introduced)
@@ -133,9 +136,9 @@ class _OSV(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     @staticmethod
-    def _matches(query: dict[str, object]) -> list[dict[str, object]]:
-        package = query.get("package")
-        name = str(package.get("name", "")) if isinstance(package, dict) else ""
+    def _matches(query: dict[str, Any]) -> list[dict[str, Any]]:
+        package: dict[str, Any] = query.get("package") or {}
+        name = str(package.get("name", ""))
         version = str(query.get("version", ""))
         return [record for record in ADVISORIES if affects(record, name, version)]
 
@@ -167,7 +170,7 @@ class _OSV(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def osv_service() -> Iterator[tuple[str, list[str]]]:
+def osv_service() -> Generator[tuple[str, list[str]]]:
     """Serve the OSV API on 127.0.0.1 (a free port) for the block: yields its `/v1/query` URL (what pip-audit's
     `--osv-url` takes) and the list of requests it received ("POST /v1/query", ...). Stopped on exit."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _OSV)
@@ -180,3 +183,55 @@ def osv_service() -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def _object(required: dict[str, object]) -> dict[str, object]:
+    return {"type": "object", "required": list(required), "properties": required}
+
+
+_TEXT: dict[str, object] = {"type": "string", "minLength": 1}
+_TOOL = _object({"id": _TEXT, "name": _TEXT, "version": _TEXT, "vendor": _object({"name": _TEXT})})
+_DEPENDENCY = _object({"package": _object({"name": _TEXT}), "version": _TEXT})
+_TIME: dict[str, object] = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"}
+# The fields GitLab's documentation of the dependency-scanning report (schema 15.0.x) lists as required, and the
+# values it allows. Written from that documentation for these tests: GitLab's published schema files are not
+# reachable offline, and are not copied here.
+DS_REPORT_SCHEMA = _object(
+    {
+        "version": {"type": "string", "pattern": r"^15\.\d+\.\d+$"},
+        "scan": _object(
+            {
+                "analyzer": _TOOL,
+                "scanner": _TOOL,
+                "type": {"const": "dependency_scanning"},
+                "start_time": _TIME,
+                "end_time": _TIME,
+                "status": {"enum": ["success", "failure"]},
+            }
+        ),
+        "vulnerabilities": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": _TEXT,
+                    "name": _TEXT,
+                    "description": _TEXT,
+                    "severity": {"enum": ["Info", "Unknown", "Low", "Medium", "High", "Critical"]},
+                    "solution": _TEXT,
+                    "identifiers": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": _object({"type": _TEXT, "name": _TEXT, "value": _TEXT}),
+                    },
+                    "location": _object({"file": _TEXT, "dependency": _DEPENDENCY}),
+                }
+            ),
+        },
+        "dependency_files": {
+            "type": "array",
+            "items": _object(
+                {"path": _TEXT, "package_manager": _TEXT, "dependencies": {"type": "array", "items": _DEPENDENCY}}
+            ),
+        },
+    }
+)

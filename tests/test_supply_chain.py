@@ -4,8 +4,19 @@
 import json
 from pathlib import Path
 
+import jsonschema
+
 from tests.engine import include, make_repo, run_pipeline, shared_cache_env
-from tests.supply_chain import FIXED, cyclonedx_errors, uv_project
+from tests.supply_chain import (
+    ADVISORY,
+    DS_REPORT_SCHEMA,
+    FIXED,
+    VULNERABLE,
+    cyclonedx_errors,
+    hashed_pins,
+    osv_service,
+    uv_project,
+)
 
 
 def test_sbom_of_a_uv_lock_in_a_subfolder(tmp_path: Path) -> None:
@@ -23,3 +34,48 @@ def test_sbom_of_a_uv_lock_in_a_subfolder(tmp_path: Path) -> None:
     bom = json.loads(bom_path.read_text())
     assert [(c["name"], c["version"]) for c in bom["components"]] == [("idna", "3.7")]
     assert cyclonedx_errors(bom_path) == ""
+
+
+def test_dependency_audit_against_an_osv_mirror(tmp_path: Path) -> None:
+    """One pipeline: the vulnerable pin fails with the advisory in the report, allow-listed it passes, the fixed one
+    passes; the
+    OSV mirror is given as the `osv_url` input, as a user on an internal network would."""
+    vulnerable = tmp_path / "src" / "vulnerable"
+    vulnerable.mkdir(parents=True)
+    (vulnerable / "requirements.txt").write_text(hashed_pins(VULNERABLE, tmp_path / "scratch"))
+    uv_project(tmp_path / "src" / "fixed", FIXED)
+    with osv_service() as (url, requests):
+        jobs: list[tuple[str, dict[str, object]]] = [
+            ("dependency-audit", {"job_name": "audit-vulnerable", "project_dir": "vulnerable", "osv_url": url}),
+            ("dependency-audit", {"job_name": "audit-fixed", "project_dir": "fixed", "osv_url": url}),
+            # The advisory accepted through the array input, by its CVE alias.
+            (
+                "dependency-audit",
+                {
+                    "job_name": "audit-allowed",
+                    "project_dir": "vulnerable",
+                    "osv_url": url,
+                    "allow": ["CVE-2024-3651 until 2999-12-31"],
+                },
+            ),
+        ]
+        repo = make_repo(tmp_path / "repo", ci_yaml=include(jobs), project=tmp_path / "src")
+        result = run_pipeline(repo, env=shared_cache_env())
+    assert result.statuses == {"audit-vulnerable": "FAIL", "audit-fixed": "PASS", "audit-allowed": "PASS"}, (
+        result.output
+    )
+    assert "POST /v1/query" in requests
+    reports = {
+        job: result.artifacts(job) / "ci-reports" / "gl-dependency-scanning-report.json" for job in result.statuses
+    }
+    vulnerable_report = json.loads(reports["audit-vulnerable"].read_text())
+    jsonschema.validate(vulnerable_report, DS_REPORT_SCHEMA)
+    [finding] = vulnerable_report["vulnerabilities"]
+    assert (finding["severity"], finding["location"]["file"]) == ("Medium", "vulnerable/requirements.txt")
+    assert ADVISORY in {identifier["value"] for identifier in finding["identifiers"]}
+    fixed_report = json.loads(reports["audit-fixed"].read_text())
+    jsonschema.validate(fixed_report, DS_REPORT_SCHEMA)
+    assert fixed_report["vulnerabilities"] == []
+    assert "Medium: PYSEC-2024-60 in idna 3.6" in result.log("audit-vulnerable")
+    assert json.loads(reports["audit-allowed"].read_text())["vulnerabilities"] == []
+    assert "allowed until 2999-12-31" in result.log("audit-allowed")

@@ -12,6 +12,7 @@ from python_ci.job import JobError, check_python_version, say
 # command -> module: every module with a `main(argv) -> int` that a component calls.
 COMMANDS = {
     "environment": "python_ci.environment",
+    "hadolint": "python_ci.hadolint",
     "mypy": "python_ci.mypy",
     "pyright": "python_ci.pyright",
     "pytest": "python_ci.pytest",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.engine import include, make_repo, run_pipeline, shared_cache_env
+from tests.engine import ROOT, include, make_repo, run_pipeline, shared_cache_env
 from tests.supply_chain import (
     ADVISORY,
     DS_REPORT_SCHEMA,
@@ -79,3 +79,28 @@ def test_dependency_audit_against_an_osv_mirror(tmp_path: Path) -> None:
     assert "Medium: PYSEC-2024-60 in idna 3.6" in result.log("audit-vulnerable")
     assert json.loads(reports["audit-allowed"].read_text())["vulnerabilities"] == []
     assert "allowed until 2999-12-31" in result.log("audit-allowed")
+
+
+def test_hadolint_on_a_broken_dockerfile_and_the_examples(tmp_path: Path) -> None:
+    """A Dockerfile with `:latest` and an unpinned pip install fails with a code-quality report naming the rules;
+    the example's Dockerfiles (with their own folder as project_dir) pass with an empty one."""
+    files = {
+        "broken/Dockerfile": "FROM python:latest\nADD http://example.com/t.tgz /opt/\nRUN pip install flask\n",
+        # The project's own configuration: DL3042 (pip's cache) is accepted here.
+        "broken/.hadolint.yaml": "ignored:\n  - DL3042\n",
+    }
+    jobs: list[tuple[str, dict[str, object]]] = [
+        ("hadolint", {"job_name": "hadolint-broken", "project_dir": "broken"}),
+        ("hadolint", {"job_name": "hadolint-example", "project_dir": "example"}),
+    ]
+    repo = make_repo(
+        tmp_path / "repo", ci_yaml=include(jobs), project=ROOT / "example", project_dir="example", files=files
+    )
+    result = run_pipeline(repo, env=shared_cache_env())
+    assert result.statuses == {"hadolint-broken": "FAIL", "hadolint-example": "PASS"}, result.output
+    report = "ci-reports/hadolint-codequality.json"
+    broken = json.loads((result.artifacts("hadolint-broken") / report).read_text())
+    assert sorted(issue["check_name"] for issue in broken) == ["DL3007", "DL3013"]
+    assert {issue["location"]["path"] for issue in broken} == {"broken/Dockerfile"}
+    assert json.loads((result.artifacts("hadolint-example") / report).read_text()) == []
+    assert "example/Dockerfile example/product.Dockerfile" in result.log("hadolint-example")

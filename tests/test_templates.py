@@ -31,6 +31,7 @@ def test_catalogue_has_every_component() -> None:
         "wheelhouse",
         "ci-lint",
         "sbom",
+        "hadolint",
         "dependency-audit",
     }
     assert set(TEMPLATES) == expected | set(COMPOSITES)

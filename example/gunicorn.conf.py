@@ -36,7 +36,7 @@ keepalive = 5
 # read-only file system cannot, and the service does not use it.
 control_socket_disable = True
 # The worker heartbeat file on tmpfs: a disk-backed /tmp can stall heartbeats and get workers killed.
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - tmpfs, by design
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108  # nosec B108 - tmpfs, by design
 # The app writes its own access line, with the request id.
 accesslog = None
 proc_name = _settings.service_name

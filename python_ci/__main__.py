@@ -17,6 +17,7 @@ COMMANDS = {
     "pyright": "python_ci.pyright",
     "pytest": "python_ci.pytest",
     "ci-lint": "python_ci.ci_lint",
+    "sast": "python_ci.bandit",
     "dependency-audit": "python_ci.dependency_audit",
     "ruff": "python_ci.ruff",
     "sbom": "python_ci.sbom",

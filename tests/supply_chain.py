@@ -235,3 +235,47 @@ DS_REPORT_SCHEMA = _object(
         },
     }
 )
+
+# GitLab's SAST report (schema 15.0.x): the fields its documentation lists as required, written for these tests
+# from that documentation (the published schema files are not reachable offline and are not copied here).
+SAST_REPORT_SCHEMA = _object(
+    {
+        "version": {"type": "string", "pattern": r"^15\.\d+\.\d+$"},
+        "scan": _object(
+            {
+                "analyzer": _TOOL,
+                "scanner": _TOOL,
+                "type": {"const": "sast"},
+                "start_time": _TIME,
+                "end_time": _TIME,
+                "status": {"enum": ["success", "failure"]},
+            }
+        ),
+        "vulnerabilities": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": _TEXT,
+                    "name": _TEXT,
+                    "description": _TEXT,
+                    "severity": {"enum": ["Info", "Unknown", "Low", "Medium", "High", "Critical"]},
+                    "identifiers": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": _object({"type": _TEXT, "name": _TEXT, "value": _TEXT}),
+                    },
+                    "location": _object(
+                        {
+                            "file": _TEXT,
+                            "start_line": {"type": "integer", "minimum": 1},
+                            "end_line": {"type": "integer"},
+                        }
+                    ),
+                }
+            ),
+        },
+    }
+)
+# A module with a shell command built from input (bandit B602, high) and an import bandit notes (B404, low).
+SHELL_TRUE = "import subprocess\n\n\ndef run(cmd: str) -> None:\n    subprocess.run(cmd, shell=True, check=False)\n"
+CLEAN = "import subprocess\n\n\ndef run(args: list[str]) -> None:\n    subprocess.run(args, check=False)\n"

@@ -11,6 +11,8 @@ from tests.supply_chain import (
     ADVISORY,
     DS_REPORT_SCHEMA,
     FIXED,
+    SAST_REPORT_SCHEMA,
+    SHELL_TRUE,
     VULNERABLE,
     cyclonedx_errors,
     hashed_pins,
@@ -104,3 +106,30 @@ def test_hadolint_on_a_broken_dockerfile_and_the_examples(tmp_path: Path) -> Non
     assert {issue["location"]["path"] for issue in broken} == {"broken/Dockerfile"}
     assert json.loads((result.artifacts("hadolint-example") / report).read_text()) == []
     assert "example/Dockerfile example/product.Dockerfile" in result.log("hadolint-example")
+
+
+def test_sast_on_shell_true_and_on_the_example(tmp_path: Path) -> None:
+    """`subprocess.run(..., shell=True)` fails the sast job with B602 in a valid SAST report; the example service
+    passes at the default threshold."""
+    jobs: list[tuple[str, dict[str, object]]] = [
+        ("sast", {"job_name": "sast-broken", "project_dir": "broken"}),
+        # The code the service ships; its tests are not shipped (they open URLs of a test server, B310).
+        ("sast", {"job_name": "sast-example", "project_dir": "example", "paths": ["app", "gunicorn.conf.py"]}),
+    ]
+    repo = make_repo(
+        tmp_path / "repo",
+        ci_yaml=include(jobs),
+        project=ROOT / "example",
+        project_dir="example",
+        files={"broken/app/run.py": SHELL_TRUE},
+    )
+    result = run_pipeline(repo, env=shared_cache_env())
+    assert result.statuses == {"sast-broken": "FAIL", "sast-example": "PASS"}, result.output
+    report = "ci-reports/gl-sast-report.json"
+    broken = json.loads((result.artifacts("sast-broken") / report).read_text())
+    jsonschema.validate(broken, SAST_REPORT_SCHEMA)
+    high = [f for f in broken["vulnerabilities"] if f["severity"] == "High"]
+    assert [(f["identifiers"][0]["value"], f["location"]["file"]) for f in high] == [("B602", "broken/app/run.py")]
+    example = json.loads((result.artifacts("sast-example") / report).read_text())
+    jsonschema.validate(example, SAST_REPORT_SCHEMA)
+    assert all(f["severity"] == "Low" for f in example["vulnerabilities"])

@@ -32,6 +32,7 @@ def test_catalogue_has_every_component() -> None:
         "ci-lint",
         "sbom",
         "hadolint",
+        "sast",
         "dependency-audit",
     }
     assert set(TEMPLATES) == expected | set(COMPOSITES)

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     x_token: SecretStr | None = None
 
     # serving (read by gunicorn.conf.py)
-    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on its network interface
+    host: str = "0.0.0.0"  # noqa: S104  # nosec B104 - a container must listen on its network interface
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     workers: Annotated[int, Field(ge=1, le=64)] = Field(default_factory=_default_workers)
     max_requests: Annotated[int, Field(ge=0)] = 20000

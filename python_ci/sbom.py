@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from pathlib import Path
 
 from python_ci.job import JobError, as_dict, as_list, checkout_root, project_dir, reports_dir, run, say, variable
@@ -21,14 +22,35 @@ REPORT = "sbom.cdx.json"
 SPEC_VERSION = "1.5"
 
 
-def cyclonedx_command(uv: str, version: str, pins: Path, out: Path, project: Path) -> list[str]:
+def root_component(project: Path, scratch: Path) -> Path | None:
+    """A pyproject.toml in `scratch` holding only the project's name, version and description (`[project]`, else
+    poetry's `[tool.poetry]`), for cyclonedx-py's root component; None without a named project.
+
+    cyclonedx-py reads `[tool.poetry]` too when the file has one and fails on a poetry table without a name (a
+    PEP 621 poetry project declaring only its sources there): it gets the PEP 621 view alone."""
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    poetry = as_dict(as_dict(data.get("tool")).get("poetry"))
+    meta = as_dict(data.get("project")) or poetry
+    if not isinstance(meta.get("name"), str):
+        return None
+    # JSON strings are valid TOML basic strings.
+    fields = {key: meta[key] for key in ("name", "version", "description") if isinstance(meta.get(key), str)}
+    out = scratch / "pyproject.toml"
+    out.write_text("[project]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in fields.items()), encoding="utf-8")
+    return out
+
+
+def cyclonedx_command(uv: str, version: str, pins: Path, out: Path, root_pyproject: Path | None) -> list[str]:
     """`cyclonedx-py requirements` on `pins` writing JSON of CycloneDX `SPEC_VERSION` to `out`; the root component
-    from `project`'s pyproject.toml when it has one; the job's package index (PIP_INDEX_URL, set by
-    python_ci/index.py for an internal index) as the dependencies' distribution URL."""
+    from `root_pyproject` when given; the job's package index (PIP_INDEX_URL, set by python_ci/index.py for an
+    internal index) as the dependencies' distribution URL."""
     cmd = [uv, "tool", "run", "--from", f"cyclonedx-bom=={version}", "cyclonedx-py", "requirements"]
     cmd += ["--sv", SPEC_VERSION, "--of", "JSON", "--mc-type", "application", "-o", str(out)]
-    if (project / "pyproject.toml").is_file():
-        cmd += ["--pyproject", str(project / "pyproject.toml")]
+    if root_pyproject is not None:
+        cmd += ["--pyproject", str(root_pyproject)]
     if os.environ.get("PIP_INDEX_URL"):
         cmd += ["--index-url", os.environ["PIP_INDEX_URL"]]
     return [*cmd, str(pins)]
@@ -59,7 +81,8 @@ def main(argv: list[str]) -> int:
     pins = export_pins(project, root, scratch)
     version = variable("PYCI_CYCLONEDX_BOM_VERSION")
     say("sbom", f"describing the pins of {', '.join(pins.files)} with cyclonedx-bom {version}")
-    status = run(cyclonedx_command(ensure_uv(root), version, pins.path, report, project), cwd=project)
+    command = cyclonedx_command(ensure_uv(root), version, pins.path, report, root_component(project, scratch))
+    status = run(command, cwd=project)
     if status != 0:
         raise JobError(f"cyclonedx-py failed (exit {status}); see the lines above")
     found = components(report)

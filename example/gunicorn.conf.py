@@ -19,7 +19,7 @@ from app.settings import load_settings_or_exit  # noqa: E402
 
 _settings = load_settings_or_exit()
 # The master owns the only log writer; workers forked below inherit it (see app/logs.py).
-configure_logging(_settings, enqueue=True)
+configure_logging(_settings, relay=True)
 
 wsgi_app = "app.main:app"
 bind = [f"{_settings.host}:{_settings.port}"]

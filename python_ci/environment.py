@@ -35,7 +35,7 @@ from python_ci.job import (
     variable,
     words,
 )
-from python_ci.pins import choose_version
+from python_ci.pins import choose_version, normalize
 from python_ci.uv import ensure_uv
 
 STAMP = ".python-ci-stamp"
@@ -293,20 +293,83 @@ def prepare(root: Path, project: Path) -> Path:
         say("environment", f"leaving out {' '.join(exclude)}")
         excludes_file = Path(tempfile.mkdtemp(prefix="python-ci-")) / "excludes.txt"
         excludes_file.write_text("".join(f"{name}\n" for name in exclude), encoding="utf-8")
-    commands = install_commands(source, project, uv, exclude, excludes_file, selection=chosen)
-    if source.kind == "poetry.lock" and not fresh:
-        commands = []  # poetry re-resolves on every install: a reused environment is already complete
-    if not commands and source.kind == "none":
-        say("environment", "no uv.lock, poetry.lock, requirements file or pyproject.toml: nothing to install")
-    for command in commands:
-        say("environment", describe(source, command))
-        _check(run(command, cwd=project, env=env), describe(source, command))
+    install(project, uv, env, source, Plan(exclude, excludes_file, chosen, fresh))
     if version:
         _check(run([uv, "pip", "install", "--quiet", f"{package}=={version}"], cwd=project, env=env), package)
     if fresh:
         # Written only when new: an unchanged .venv lets the runner skip uploading the cache again.
         (venv / STAMP).write_text(f"{expected}\n", encoding="utf-8")
     return venv
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to install: leave out `exclude` (uv pip reads them from `excludes_file`), add `selection`; `fresh`
+    when the `.venv` was just made."""
+
+    exclude: list[str]
+    excludes_file: Path | None
+    selection: Selection
+    fresh: bool
+
+
+def install(project: Path, uv: str, env: Mapping[str, str], source: Source, plan: Plan) -> None:
+    """Install the project's dependencies from `source` into the active `.venv` (`env`) as `plan` says; an excluded
+    package that an installed one requires is kept (see `required_exclusions`). Raises JobError when an installer
+    fails."""
+    exclude = plan.exclude
+    commands = install_commands(source, project, uv, exclude, plan.excludes_file, selection=plan.selection)
+    if exclude and commands and source.kind != "poetry.lock":
+        kept = required_exclusions(project, uv, env, source=source, commands=commands, exclude=exclude)
+        exclude = [name for name in exclude if normalize(name) not in kept]
+        if plan.excludes_file is not None:
+            plan.excludes_file.write_text("".join(f"{name}\n" for name in exclude), encoding="utf-8")
+        # Installed already; again only to add what must be kept.
+        commands = (
+            install_commands(source, project, uv, exclude, plan.excludes_file, selection=plan.selection) if kept else []
+        )
+    if source.kind == "poetry.lock" and not plan.fresh:
+        commands = []  # poetry re-resolves on every install: a reused environment is already complete
+    if not commands and source.kind == "none":
+        say("environment", "no uv.lock, poetry.lock, requirements file or pyproject.toml: nothing to install")
+    for command in commands:
+        say("environment", describe(source, command))
+        _check(run(command, cwd=project, env=env), describe(source, command))
+
+
+_MISSING = re.compile(r"The package `(?P<by>[^`]+)` requires `(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def missing_requirements(check_output: str) -> dict[str, str]:
+    """{normalised name: the package that requires it} from `uv pip check`'s report of packages that are required
+    but not installed (`The package `a` requires `b>=1`, but it's not installed`)."""
+    return {normalize(m["name"]): m["by"] for m in _MISSING.finditer(check_output)}
+
+
+def required_exclusions(
+    project: Path, uv: str, env: Mapping[str, str], *, source: Source, commands: list[list[str]], exclude: list[str]
+) -> set[str]:
+    """Install with `commands` (which leave `exclude` out), then the excluded packages that an installed package
+    requires (e.g. pytest-examples requires ruff): leaving those out would break the package that needs them, so
+    the caller installs again keeping them. Returns their normalised names (empty when nothing is needed).
+
+    Raises JobError when an install command fails."""
+    for command in commands:
+        say("environment", describe(source, command))
+        _check(run(command, cwd=project, env=env), describe(source, command))
+    done = subprocess.run(
+        [uv, "pip", "check", "--python", env.get("VIRTUAL_ENV", ".venv") + "/bin/python"],
+        cwd=project,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    missing = missing_requirements(done.stdout + done.stderr)
+    needed = {name: by for name, by in missing.items() if name in {normalize(e) for e in exclude}}
+    for name, by in sorted(needed.items()):
+        say("environment", f"keeping {name}: {by} requires it")
+    return set(needed)
 
 
 def _check(status: int, what: str) -> None:

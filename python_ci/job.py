@@ -148,3 +148,12 @@ def run(
     except FileNotFoundError as error:
         raise JobError(f"{cmd[0]} is not installed in the job's image") from error
     return done.returncode
+
+
+def capture(cmd: Sequence[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` (no shell, no stdin) and keep its standard output and error as text, for a message that quotes
+    them. Raises JobError when the program does not exist."""
+    try:
+        return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as error:
+        raise JobError(f"{cmd[0]} is not installed in the job's image") from error

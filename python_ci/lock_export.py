@@ -4,26 +4,16 @@ pinned requirements file, exported to one pinned requirements file with the lock
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from python_ci.job import JobError, say, variable
+from python_ci.job import JobError, capture, say, variable
 from python_ci.pinned_requirements import logical_lines
 
 LOCK_KINDS = ("auto", "uv", "poetry", "requirements")
 EDITABLE = ("-e ", "--editable ")
-
-
-def capture(cmd: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `cmd` (no shell, no stdin) and keep its output for the error message. Raises JobError when the
-    program does not exist."""
-    try:
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as error:
-        raise JobError(f"{cmd[0]} is not installed in the job's image") from error
 
 
 @dataclass

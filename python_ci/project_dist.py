@@ -9,8 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from python_ci.job import JobError
-from python_ci.lock_export import capture
+from python_ci.job import JobError, capture
 
 PROJECT_MODES = ("auto", "wheel", "source")
 WHEEL_RE = re.compile(r"^[A-Za-z0-9_.+-]+\.whl$")

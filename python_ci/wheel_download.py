@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_ci.job import JobError, say
-from python_ci.lock_export import capture
+from python_ci.job import JobError, capture, say
 from python_ci.pinned_requirements import Pin, applicable
 from python_ci.platform_tags import platforms
 

@@ -5,8 +5,10 @@ Python, the project's own wheel or source, SHA256SUMS and install.sh) into one .
 from __future__ import annotations
 
 import json
+import platform
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,8 @@ def assemble(house: Path, project: Path, root: Path, inputs: Inputs, scratch: Pa
     pins, options = parse_pins(pinned.read_text())
     source = lock.describe(root)
     say("wheelhouse", f"{len(pins)} pins from {source}; targets {inputs.targets}; pythons {inputs.pythons}")
+    # The interpreter uv and pip ran on: the image's python3, whatever `.python-version` names.
+    say("wheelhouse", f"the job's Python: {platform.python_version()} ({sys.executable})")
     fetch_all(Fetcher(options, wheels, scratch), pins, inputs.targets, inputs.pythons)
 
     local = [build_wheel(member, wheels, scratch).name for member in members]

@@ -2,7 +2,7 @@
 
 Several gunicorn workers and one rotating file: loguru's own docs warn that each worker adding its own file
 sink loses or duplicates lines at rotation, because every process rotates "its" file independently. The
-design here has exactly one file writer: `gunicorn.conf.py` calls `configure_logging(..., enqueue=True)` in
+design here has exactly one file writer: `gunicorn.conf.py` calls `configure_logging(..., relay=True)` in
 the gunicorn master before any worker is forked. Workers inherit the configured logger (they never
 reconfigure it: see `ensure_logging`), so each worker formats its records and puts each line into one pipe
 (`FileRelay`), and one thread in the master writes, rotates, compresses and deletes the files. A worker
@@ -159,20 +159,20 @@ def _not_relayed(record: "Record") -> bool:
     return RELAYED not in record["extra"]
 
 
-def configure_logging(settings: Settings, *, enqueue: bool = False) -> None:
+def configure_logging(settings: Settings, *, relay: bool = False) -> None:
     """(Re)configure loguru and stdlib logging from the settings.
 
-    `enqueue=True` is for the gunicorn master only (see the module docstring); called again (HUP reload), it
+    `relay=True` is for the gunicorn master only (see the module docstring); called again (HUP reload), it
     keeps the relay pipe and thread and swaps the sinks under the relay's lock.
     """
     global _configured, _relay  # noqa: PLW0603 - one logging configuration per process, by design
-    relay: FileRelay | None = None
-    if enqueue and settings.save:
-        relay = _relay = _relay or FileRelay()
-    with relay.lock if relay else contextlib.nullcontext():
-        _add_sinks(settings, relay)
-    if relay:
-        relay.start()
+    file_relay: FileRelay | None = None
+    if relay and settings.save:
+        file_relay = _relay = _relay or FileRelay()
+    with file_relay.lock if file_relay else contextlib.nullcontext():
+        _add_sinks(settings, file_relay)
+    if file_relay:
+        file_relay.start()
     # loguru's level numbers are stdlib's (TRACE=5 and SUCCESS=25 sit between stdlib's).
     intercept_stdlib(logger.level(settings.level.value).no)
     _configured = True

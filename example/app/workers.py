@@ -19,6 +19,7 @@ would get that reset instead of the response.
 """
 
 import asyncio
+import functools
 import socket
 import sys
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 from uvicorn_worker import UvicornWorker  # pyright: ignore[reportMissingTypeStubs]
 
+# At most this many queued connections are taken over per listening socket when a worker starts draining.
+MAX_QUEUED_ACCEPTS: Final = 1024
 LINGER_SECONDS: Final = 5.0
 LINGER_MAX_BYTES: Final = 64 * 1024 * 1024
 
@@ -149,13 +152,47 @@ class DrainingServer(Server):
         super().__init__(config)
         self.drain_state = DrainState(request_limit, self.begin_drain)
         self.server_state = self.drain_state
+        self.listeners: list[socket.socket] = []
+        self.accepting: set[asyncio.Task[Any]] = set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.listeners = sockets or []
+        await super().startup(sockets)
 
     def begin_drain(self) -> None:
-        """Stop accepting (gunicorn's master and the other workers keep the socket) and start stopping."""
+        """Stop accepting (gunicorn's master and the other workers keep the socket) and start stopping.
+
+        The connections already waiting in the listening socket's queue are accepted and served first: when
+        the last process closes the socket (SIGTERM), the kernel resets every one still queued, after the
+        client may have sent its request.
+        """
+        if self.drain_state.draining:
+            return
         self.drain_state.draining = True
+        self.accept_queued()
         for server in getattr(self, "servers", ()):
             server.close()
         self.should_exit = True
+
+    def accept_queued(self) -> None:
+        loop = asyncio.get_running_loop()
+        protocol_class: Any = self.config.http_protocol_class  # typed as asyncio.Protocol by uvicorn
+        protocol = functools.partial(
+            protocol_class,
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        for listener in self.listeners:
+            for _ in range(MAX_QUEUED_ACCEPTS):
+                try:
+                    connection, _address = listener.accept()
+                except OSError:  # BlockingIOError: the queue is empty
+                    break
+                connection.setblocking(False)
+                task = loop.create_task(loop.connect_accepted_socket(protocol, connection))
+                self.accepting.add(task)
+                task.add_done_callback(self.accepting.discard)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.begin_drain()

@@ -157,18 +157,18 @@ def test_gunicorn_logger_routes_to_loguru(logs_settings: Settings, tmp_path: Pat
 def test_relay_writes_every_process_line_once_across_a_reconfiguration(
     make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
-    # The gunicorn master's set-up (enqueue=True), a forked "worker" and a reload (HUP) in between.
+    # The gunicorn master's set-up (relay=True), a forked "worker" and a reload (HUP) in between.
     settings = make_settings(
         save=True, log_save_path=tmp_path, rotation="2 KB", retention="100", level="INFO"
     )
-    configure_logging(settings, enqueue=True)
+    configure_logging(settings, relay=True)
     logger.info("master before")
     child = os.fork()
     if child == 0:  # pragma: no cover - the child's coverage is not collected
         for number in range(50):
             logger.info("worker line {:03d}", number)
         os._exit(0)
-    configure_logging(make_settings(**(settings.model_dump() | {"rotation": "3 KB"})), enqueue=True)
+    configure_logging(make_settings(**(settings.model_dump() | {"rotation": "3 KB"})), relay=True)
     logger.info("master after reload")
     logger.debug("below the level")
     os.waitpid(child, 0)

@@ -336,3 +336,17 @@ def test_the_tool_follows_the_projects_pin_unless_the_input_names_a_version(
     monkeypatch.setenv("PYCI_TOOL_OLDEST", "2.2.0")
     with pytest.raises(JobError, match=r"iniconfig 2\.1\.0 \(pinned in requirements\.txt\) is older than 2\.2\.0"):
         prepare(checkout, checkout)
+
+
+def test_an_excluded_package_that_an_installed_one_requires_is_kept(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # python-dateutil requires six: leaving six out would break it (as leaving ruff out breaks pytest-examples).
+    write(checkout, {"svc/requirements.txt": "python-dateutil==2.9.0.post0\nsix==1.17.0\niniconfig==2.3.0\n"})
+    monkeypatch.setenv("PYCI_PROJECT_DIR", "svc")
+    monkeypatch.setenv("PYCI_EXCLUDE", "six iniconfig")
+    assert python_ci(["environment"]) == 0
+    assert _installed(checkout / "svc" / ".venv") == {"python_dateutil", "six"}
+    err = capsys.readouterr().err
+    assert "python-ci environment: keeping six: python-dateutil requires it" in err
+    assert "keeping iniconfig" not in err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from python_ci.job import JobError
+from python_ci.job import JobError, capture
 from python_ci.lock_export import Lock, Selection, Uv, export_lock, find_lock, poetry_export_command, split_members
 from tests.python_ci.wheelhouse_support import UV, locked_workspace, use_python_with_pip
 
@@ -176,3 +176,8 @@ def test_without_uv_on_path_the_pinned_uv_is_installed_into_a_scratch_folder(
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
     with pytest.raises(JobError, match="installing uv failed"):
         Uv(tmp_path).path()
+
+
+def test_a_missing_tool_is_one_plain_line(tmp_path: Path) -> None:
+    with pytest.raises(JobError, match="no-such-tool is not installed in the job's image"):
+        capture([str(tmp_path / "no-such-tool"), "export"])

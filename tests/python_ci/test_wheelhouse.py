@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import tarfile
@@ -102,13 +103,14 @@ def test_an_application_with_no_dependencies_ships_its_source_without_ci_files(
 
 
 def test_a_workspace_member_packs_its_pins_the_members_it_needs_and_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """uv.lock sits at the workspace root, whose .python-version names 3.14 (which this machine lacks): the job's
     own Python exports it."""
     root = locked_workspace(tmp_path / "ws")
     _job(monkeypatch, root, "svc")
     assert main([]) == 0
+    assert f"the job's Python: {platform.python_version()} ({PYTHON_WITH_PIP})" in capsys.readouterr().err
     published = root / "svc" / "dist" / "wheelhouse"
     with tarfile.open(published / "house.tar.gz") as tar:
         manifest = json.loads(tar.extractfile("house/wheelhouse.json").read())  # type: ignore[union-attr]

@@ -47,6 +47,7 @@ REQUIREMENTS = [
     "exceptiongroup==1.3.0",
     "mypy==2.4.1",  # the mypy component's default
     "pytest-cov==7.1.0",  # the pytest component's default
+    "pyright[nodejs]==1.1.414",  # the pyright component's default (Node from a wheel: nothing else to fetch)
     "uv==0.13.9",  # the components' default uv_version, for jobs that install their own uv
 ]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -290,7 +291,7 @@ def _locked_projects(namespace: str, env: Mapping[str, str], work: Path, server:
     not (Path(__file__).parent.parent / "python_ci" / "environment.py").exists(),
     reason="mypy and pytest install through python_ci/environment.py (branch core), not yet merged here",
 )
-def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
+def test_mypy_pyright_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
     namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
 ) -> None:
     files = _locked_projects(namespace, installer_env, tmp_path / "work", server)
@@ -308,6 +309,8 @@ def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal
             expected[f"v-{name}"] = "PASS"
         components += [("mypy", {"project_dir": directory, "job_name": f"mypy-{name}"}), ("pytest", pytest_inputs)]
         expected |= {f"mypy-{name}": "PASS", f"pytest-{name}: [3.12]": "PASS"}
+    components.append(("pyright", {"project_dir": "services/uv-svc", "job_name": "pyright-uv-svc"}))
+    expected["pyright-uv-svc"] = "PASS"
     repo = make_repo(tmp_path / "repo", ci_yaml=include(components), files=files)
     run = run_inside(namespace, repo, server)
     assert run.statuses == expected, run.output

@@ -289,7 +289,7 @@ def _locked_projects(namespace: str, env: Mapping[str, str], work: Path, server:
 
 @pytest.mark.skipif(
     not (Path(__file__).parent.parent / "python_ci" / "environment.py").exists(),
-    reason="mypy and pytest install through python_ci/environment.py (branch core), not yet merged here",
+    reason="mypy, pyright and pytest install through python_ci/environment.py (branch core), not yet merged here",
 )
 def test_mypy_pyright_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
     namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path

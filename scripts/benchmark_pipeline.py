@@ -52,7 +52,7 @@ from scripts.cache_transport import Transport
 from scripts.containers import DOCKER, default_engine, template_default
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
 from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
-from scripts.validate import as_map
+from scripts.validate import as_map, is_list
 
 # Lines that installers print (uv, pip, the components' own "python-ci: <lock> -> <installer>" line).
 _INSTALL_LINE = re.compile(
@@ -291,9 +291,10 @@ def variant_pipeline(base: str, variant: str) -> str:
     including file is merged over the included one, its keys winning (GitLab docs, "include": "Override included
     configuration values")."""
     config = as_map(yaml.safe_load(base))
-    kept = [
+    includes = config.get("include")
+    kept: list[Any] = [
         entry
-        for entry in (config.get("include") or [])
+        for entry in (includes if is_list(includes) else [])
         if re.search(r"/(?:" + "|".join(COMPARED_COMPONENTS) + r")@", str(as_map(entry).get("component", "")))
     ]
     out: dict[str, Any] = {key: config[key] for key in ("stages", "variables", "workflow") if key in config}
@@ -305,7 +306,8 @@ def variant_pipeline(base: str, variant: str) -> str:
             cache = {"key": f"python-ci-uv-{job}-py$PYTHON_VERSION", "paths": [".cache/uv"], "when": "always"}
             out[job] = {"cache": [cache]}
     header = f"# benchmark variant: cache {CACHE_VARIANTS[variant]}\n"
-    return header + yaml.safe_dump(out, sort_keys=False)
+    text: str = yaml.safe_dump(out, sort_keys=False)  # pyright: ignore[reportUnknownMemberType]
+    return header + text
 
 
 @dataclass(frozen=True)

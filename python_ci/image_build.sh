@@ -62,10 +62,41 @@ if [ "$IMAGE_BUILD_LAYER_CACHE" = true ]; then
   set -- "$@" --cache-from "$image/cache" --cache-to "$image/cache"
 fi
 ca="$IMAGE_BUILD_CA_BUNDLE"
+if [ -z "$ca" ] && [ -n "${PYTHON_CI_CA_BUNDLE:-}" ]; then
+  # The pipeline's index CA (README "On an internal network"), next to the build image's own roots: a File-type
+  # variable names a file, a plain one holds the PEM text.
+  { cat /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
+    if [ -f "$PYTHON_CI_CA_BUNDLE" ]; then cat "$PYTHON_CI_CA_BUNDLE"; else printf '%s\n' "$PYTHON_CI_CA_BUNDLE"; fi
+  } > "$work/ca-bundle.pem"
+  ca="$work/ca-bundle.pem"
+fi
 if [ -n "$ca" ]; then
   case "$ca" in *[:,]*) fail "ca_bundle '$ca' must not contain ':' or ','" ;; esac
   [ -f "$ca" ] || fail "ca_bundle '$ca' is not a file"
   set -- "$@" --volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro"
+fi
+index="${PYTHON_CI_INDEX_URL:-}"
+if [ -n "$index" ]; then
+  # RUN steps get the pipeline's package index as build args (a Dockerfile uses them with `ARG PIP_INDEX_URL`)
+  # and its credentials as the build secret `netrc` (`RUN --mount=type=secret,id=netrc`), which no layer keeps.
+  authority="${index#*://}"
+  authority="${authority%%/*}"
+  case "$authority" in
+    *@*) say "PYTHON_CI_INDEX_URL holds credentials: set PYTHON_CI_INDEX_USERNAME and PYTHON_CI_INDEX_PASSWORD"; exit 1 ;;
+  esac
+  host="${authority%:*}"
+  user="${PYTHON_CI_INDEX_USERNAME:-}"
+  pass="${PYTHON_CI_INDEX_PASSWORD:-}"
+  if [ -z "$user$pass" ] && [ "$host" = "${CI_SERVER_HOST:-}" ] && [ -n "${CI_JOB_TOKEN:-}" ]; then
+    user=gitlab-ci-token  # GitLab's own package registry: the job token
+    pass="$CI_JOB_TOKEN"
+  fi
+  set -- "$@" --build-arg "PIP_INDEX_URL=$index" --build-arg "UV_DEFAULT_INDEX=$index"
+  if [ -n "$user" ]; then
+    (umask 077 && printf 'machine %s\nlogin %s\npassword %s\n' "$host" "$user" "$pass" > "$work/netrc")
+    set -- "$@" --secret "id=netrc,src=$work/netrc"
+  fi
+  say "RUN steps get the package index $index (build args PIP_INDEX_URL, UV_DEFAULT_INDEX${user:+; build secret netrc})"
 fi
 set -f  # items are words, never globs
 for item in $(printf '%s' "${IMAGE_BUILD_ARGS#build_args=}" | tr -d '[]"' | tr ',' ' '); do

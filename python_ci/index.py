@@ -178,9 +178,9 @@ def preflight(index: Index, *, timeout: float = PREFLIGHT_TIMEOUT) -> None:
     """Ask the index's simple API (`GET <url>/`, PEP 503's project list) once, as the installers will, with the
     same credentials and CA. Only the status line is read.
 
-    Raises JobError, one line naming the index, when it refuses the credentials (HTTP 401/403), its certificate is
-    not trusted, or it cannot be reached. Other answers (e.g. 404 from an index that lists no projects at its
-    root) are said and left to the installers."""
+    Raises JobError, one line naming the index, when it refuses the credentials (HTTP 401/403, or 404 to GitLab's
+    job token), its certificate is not trusted, or it cannot be reached. Other answers (e.g. 404 from an index that
+    lists no projects at its root) are said and left to the installers."""
     request = urllib.request.Request(index.url.rstrip("/") + "/", method="GET")  # noqa: S310 (read_index: http(s))
     if index.username is not None and index.password is not None:
         token = base64.b64encode(f"{index.username}:{index.password}".encode()).decode("ascii")
@@ -197,6 +197,13 @@ def preflight(index: Index, *, timeout: float = PREFLIGHT_TIMEOUT) -> None:
             who = f"the credentials of {index.username!r}" if index.username else "anonymous access"
             fix = f"check {USERNAME} and {PASSWORD}" if index.username else f"set {USERNAME} and {PASSWORD}"
             raise JobError(f"the package index {index.url} refused {who} (HTTP {error.code}): {fix}") from None
+        if error.code == 404 and index.username == JOB_TOKEN_USER:
+            # GitLab answers 404, not 403, when the job token may not read the registry's project (GitLab docs,
+            # "CI/CD job token": the allowlist of the project that holds the packages).
+            raise JobError(
+                f"the package index {index.url} answered HTTP 404 to the job token: is the project or group id right, "
+                "and does the registry's project allow this project's job token?"
+            ) from None
         say("index", f"the package index {index.url} answered HTTP {error.code} to its project list; going on")
     except urllib.error.URLError as error:
         reason = error.reason

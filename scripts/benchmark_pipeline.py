@@ -43,12 +43,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from scripts import cache_transport
 from scripts.cache_transport import Transport
 from scripts.containers import DOCKER, default_engine, template_default
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
 from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
+from scripts.validate import as_map, is_list
 
 # Lines that installers print (uv, pip, the components' own "python-ci environment: <lock> -> <installer>" line).
 _INSTALL_LINE = re.compile(
@@ -274,6 +278,7 @@ def report(
 # --- what each job caches: the environment, uv's cache, or nothing ----------------------------------------
 
 CACHED_JOBS = ("mypy", "pyright", "pytest")  # the components that cache their .venv (ruff caches only its wheel)
+COMPARED_COMPONENTS = ("ruff", *CACHED_JOBS)
 CACHE_VARIANTS = {
     "venv": "the job's .venv (default)",
     "uv": "uv's cache (.cache/uv), a fresh .venv each job",
@@ -282,24 +287,28 @@ CACHE_VARIANTS = {
 
 
 def variant_pipeline(base: str, variant: str) -> str:
-    """`base` (the repository's .gitlab-ci.yml) with each cached job's `cache:` replaced for `variant`: a job
-    defined again in the including file is merged over the included one, its keys winning (GitLab docs,
-    "include": "Override included configuration values")."""
-    if variant == "venv":
-        return base
-    lines = [base.rstrip("\n"), "", f"# benchmark variant: cache {CACHE_VARIANTS[variant]}"]
+    """`base` (the repository's .gitlab-ci.yml) cut to the compared components (`COMPARED_COMPONENTS`: their
+    includes, nothing else), each cached job's `cache:` replaced for `variant`: a job defined again in the
+    including file is merged over the included one, its keys winning (GitLab docs, "include": "Override included
+    configuration values")."""
+    config = as_map(yaml.safe_load(base))
+    includes = config.get("include")
+    kept: list[Any] = [
+        entry
+        for entry in (includes if is_list(includes) else [])
+        if re.search(r"/(?:" + "|".join(COMPARED_COMPONENTS) + r")@", str(as_map(entry).get("component", "")))
+    ]
+    out: dict[str, Any] = {key: config[key] for key in ("stages", "variables", "workflow") if key in config}
+    out["include"] = kept
     for job in CACHED_JOBS:
         if variant == "none":
-            lines += [f"{job}:", "  cache: []"]
-        else:
-            lines += [
-                f"{job}:",
-                "  cache:",
-                f"    - key: python-ci-uv-{job}-py$PYTHON_VERSION",
-                "      paths: [.cache/uv]",
-                "      when: always",
-            ]
-    return "\n".join(lines) + "\n"
+            out[job] = {"cache": []}
+        elif variant == "uv":
+            cache = {"key": f"python-ci-uv-{job}-py$PYTHON_VERSION", "paths": [".cache/uv"], "when": "always"}
+            out[job] = {"cache": [cache]}
+    header = f"# benchmark variant: cache {CACHE_VARIANTS[variant]}\n"
+    text: str = yaml.safe_dump(out, sort_keys=False)  # pyright: ignore[reportUnknownMemberType]
+    return header + text
 
 
 @dataclass(frozen=True)
@@ -444,8 +453,9 @@ def compare_cache_variants(base: Path, reports: Path, executor: tuple[Executor, 
     for variant in CACHE_VARIANTS:
         cache = base / f"cache-{variant}"
         text = variant_pipeline(pipeline, variant)
-        _run(f"{variant}: prime", base / f"{variant}-prime", reports, cache=cache, pipeline=text, concurrency=1,
-             executor=executor)  # fmt: skip
+        if variant != "none":  # nothing cached: every run is the same
+            _run(f"{variant}: prime", base / f"{variant}-prime", reports, cache=cache, pipeline=text,
+                 concurrency=1, executor=executor)  # fmt: skip
         before = cache_transport.snapshot(cache)
         warm = _run(f"{variant}: warm", base / f"{variant}-warm", reports, cache=cache, pipeline=text,
                     concurrency=1, executor=executor)  # fmt: skip

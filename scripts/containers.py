@@ -315,12 +315,13 @@ def pyenv_build(version: str) -> Path | None:
 
 
 def template_default(template: str, name: str) -> str:
-    """The default of input `name` in `templates/<template>.yml` (its spec header), e.g. the image-build image."""
+    """The default of input `name` in `templates/<template>.yml` (its spec header), e.g. the image-build image, as a
+    runner without a mirror reads it: `${PYTHON_CI_IMAGE_PREFIX}` unset expands to nothing."""
     header = (ROOT / "templates" / f"{template}.yml").read_text(encoding="utf-8").split("\n---", 1)[0]
     match = re.search(rf"^    {re.escape(name)}:\n(?:      .*\n)*?      default: (\S+)", header, re.MULTILINE)
     if not match:
         raise EngineError(f"templates/{template}.yml: no default for input {name}")
-    return match.group(1).strip("'\"")
+    return match.group(1).strip("'\"").replace("${PYTHON_CI_IMAGE_PREFIX}", "")
 
 
 def own_job_image(job: str) -> str:

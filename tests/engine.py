@@ -14,6 +14,7 @@ import functools
 import json
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,17 +149,22 @@ def run_pipeline(
     if executor == "docker":
         runner = Executor("docker", containers.default_engine().host, privileged=privileged)
     cmd = engine_command(*args, variables=hide_secrets(repo, variables or {}), inputs=inputs, executor=runner)
-    done = subprocess.run(
-        cmd,
-        cwd=repo,
-        env=engine_env({**runner.env(), **(env or {})}),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return PipelineRun(repo=repo, returncode=done.returncode, output=strip_ansi(done.stdout + done.stderr))
+    # Output to files, not pipes: Node exits before a large piped write (a --preview of every component) is flushed.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = subprocess.run(
+            cmd,
+            cwd=repo,
+            env=engine_env({**runner.env(), **(env or {})}),
+            stdout=out,
+            stderr=err,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        out.seek(0)
+        err.seek(0)
+        output = out.read().decode(errors="replace") + err.read().decode(errors="replace")
+    return PipelineRun(repo=repo, returncode=done.returncode, output=strip_ansi(output))
 
 
 def include(components: Iterable[tuple[str, Mapping[str, object]]]) -> str:

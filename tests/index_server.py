@@ -179,18 +179,19 @@ def running_index(
     directory: Path,
     *,
     password: str,
+    username: str = USERNAME,
     requirements: Sequence[str] = (),
     python_versions: Sequence[str] = (),
     namespace: str | None = None,
 ) -> Generator[IndexServer]:
-    """Serve an index over TLS with basic auth (`USERNAME`/`password`) from `directory`, holding the wheels of
+    """Serve an index over TLS with basic auth (`username`/`password`) from `directory`, holding the wheels of
     `requirements` (for `python_versions`), inside `namespace` when given; stopped (by its PID) afterwards."""
     python = server_python()
     ca_cert, cert, key = make_certificates(directory / "tls")
     packages = directory / "packages"
     download_wheels(packages, requirements, python_versions=python_versions)
     htpasswd = directory / "htpasswd"
-    subprocess.run([python, "-c", _HTPASSWD, htpasswd, USERNAME], input=password, text=True, check=True)
+    subprocess.run([python, "-c", _HTPASSWD, htpasswd, username], input=password, text=True, check=True)
     port_file = directory / "port"
     log = (directory / "server.log").open("wb")
     cmd = in_namespace(namespace, [str(python), "-c", _SERVE, str(packages), str(htpasswd), str(cert), str(key),
@@ -205,7 +206,7 @@ def running_index(
         port = int(port_file.read_text())
         yield IndexServer(
             url=f"https://127.0.0.1:{port}/simple/",
-            username=USERNAME,
+            username=username,
             password=password,
             ca_file=ca_cert,
             packages=packages,

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from scripts import cache_transport
-from scripts.benchmark_pipeline import CACHED_JOBS, variant_pipeline
+from scripts.benchmark_pipeline import CACHED_JOBS, COMPARED_COMPONENTS, variant_pipeline
 from scripts.localci import ROOT
 from scripts.validate import as_map
 
@@ -57,14 +57,18 @@ def test_imported_reads_gitlab_ci_local_copy_in_lines() -> None:
     }
 
 
-def test_cache_variants_override_each_cached_job() -> None:
-    base = (ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")
-    assert variant_pipeline(base, "venv") == base
-    none = as_map(yaml.safe_load(variant_pipeline(base, "none")))
-    uv = as_map(yaml.safe_load(variant_pipeline(base, "uv")))
+def test_cache_variants_keep_the_compared_components_and_override_their_cache() -> None:
+    base = as_map(yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")))
+    text = (ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    venv, none, uv = (as_map(yaml.safe_load(variant_pipeline(text, v))) for v in ("venv", "none", "uv"))
+    for variant in (venv, none, uv):
+        names = sorted(str(as_map(e)["component"]).split("/")[-1].split("@")[0] for e in variant["include"])
+        assert names == sorted(COMPARED_COMPONENTS)
+        assert variant["stages"] == base["stages"]
+        assert "validate-components" not in variant  # the catalogue's own jobs are not compared
     for job in CACHED_JOBS:
+        assert job not in venv  # the components' own cache
         assert none[job] == {"cache": []}
         assert uv[job] == {
             "cache": [{"key": f"python-ci-uv-{job}-py$PYTHON_VERSION", "paths": [".cache/uv"], "when": "always"}]
         }
-    assert none["include"] == as_map(yaml.safe_load(base))["include"]

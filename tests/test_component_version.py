@@ -250,3 +250,41 @@ def test_a_shallow_clone_that_cannot_be_deepened_warns_or_fails_when_strict(tmp_
     run = run_pipeline(clone, "version", variables={"GIT_DEPTH": "1", "PYCI_STRICT": "true"}, env=env)
     assert run.statuses == {"version": "FAIL"}, run.output
     assert "strict is set, so no version without the release tags" in run.log("version")
+
+
+# --- in containers: the default image (git) and a slim one (none), on the local engine ------------------------------
+
+
+@pytest.mark.docker
+def test_in_the_default_image_the_dev_version_counts_from_the_release_tag(tmp_path: Path) -> None:
+    repo = _history(tmp_path, ["v1.4.2", "v1.5.0-beta"])
+    run = run_pipeline(repo, "version", executor="docker")
+    assert run.statuses == {"version": "PASS"}, run.output
+    got = _module(run, "pkg")["VERSION"]
+    assert got.startswith("1.5.0b1.dev"), got
+    assert "warning" not in run.log("version")
+
+
+@pytest.mark.docker
+def test_in_a_slim_image_a_tag_pipeline_reads_the_tag(tmp_path: Path) -> None:
+    repo = _history(tmp_path, ["v1.4.2"], {"image": "python:3.12-slim"})
+    run = run_pipeline(repo, "version", variables={"CI_COMMIT_TAG": "2.0.0rc1"}, executor="docker")
+    assert run.statuses == {"version": "PASS"}, run.output
+    assert _module(run, "pkg")["VERSION"] == "2.0.0rc1"
+    assert "warning" not in run.log("version")
+
+
+@pytest.mark.docker
+def test_in_a_slim_image_a_branch_pipeline_warns_or_fails_when_strict(tmp_path: Path) -> None:
+    repo = _history(tmp_path, ["v1.4.2"], {"image": "python:3.12-slim"})
+    run = run_pipeline(repo, "version", executor="docker")
+    assert run.statuses == {"version": "PASS"}, run.output
+    got = _module(run, "pkg")["VERSION"]
+    warnings = [line for line in run.log("version").splitlines() if "warning" in line]
+    assert warnings == [
+        f"python-ci version: warning: the job's image has no git (a -slim image?); so {got} counts from"
+        " initial_version 0.1.0"
+    ]
+    run = run_pipeline(repo, "version", variables={"PYCI_STRICT": "true"}, executor="docker")
+    assert run.statuses == {"version": "FAIL"}, run.output
+    assert "the job's image has no git (a -slim image?); strict is set" in run.log("version")

@@ -9,6 +9,7 @@ as a File-type variable, here in gitlab-ci-local's variables file.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -46,6 +47,8 @@ REQUIREMENTS = [
     "exceptiongroup==1.3.0",
     "mypy==2.4.1",  # the mypy component's default
     "pytest-cov==7.1.0",  # the pytest component's default
+    "pyright[nodejs]==1.1.414",  # the pyright component's default (Node from a wheel: nothing else to fetch)
+    "uv==0.13.9",  # the components' default uv_version, for jobs that install their own uv
 ]
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -286,9 +289,9 @@ def _locked_projects(namespace: str, env: Mapping[str, str], work: Path, server:
 
 @pytest.mark.skipif(
     not (Path(__file__).parent.parent / "python_ci" / "environment.py").exists(),
-    reason="mypy and pytest install through python_ci/environment.py (branch core), not yet merged here",
+    reason="mypy, pyright and pytest install through python_ci/environment.py (branch core), not yet merged here",
 )
-def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
+def test_mypy_pyright_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal_index(
     namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
 ) -> None:
     files = _locked_projects(namespace, installer_env, tmp_path / "work", server)
@@ -306,6 +309,8 @@ def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal
             expected[f"v-{name}"] = "PASS"
         components += [("mypy", {"project_dir": directory, "job_name": f"mypy-{name}"}), ("pytest", pytest_inputs)]
         expected |= {f"mypy-{name}": "PASS", f"pytest-{name}: [3.12]": "PASS"}
+    components.append(("pyright", {"project_dir": "services/uv-svc", "job_name": "pyright-uv-svc"}))
+    expected["pyright-uv-svc"] = "PASS"
     repo = make_repo(tmp_path / "repo", ci_yaml=include(components), files=files)
     run = run_inside(namespace, repo, server)
     assert run.statuses == expected, run.output
@@ -314,5 +319,28 @@ def test_mypy_and_pytest_install_uv_poetry_and_hashed_projects_from_the_internal
     assert "--require-hashes" in run.log("pytest-req-svc: [3.12]")
     for job in (job for job in expected if not job.startswith("v-")):
         assert f"python-ci index: installing from {server.url} as {server.username}" in run.log(job)
+    assert server.password not in run.output
+    assert files_holding(repo, server.password, skip=(repo / VARIABLES_FILE,)) == []
+
+
+@pytest.mark.skipif(
+    not (Path(__file__).parent.parent / "python_ci" / "wheelhouse.py").exists(),
+    reason="the wheelhouse job's logic (python_ci/wheelhouse.py, branch wheelhouse) is not yet merged here",
+)
+def test_the_wheelhouse_is_packed_from_the_internal_index_without_the_password(
+    namespace: str, server: IndexServer, installer_env: dict[str, str], tmp_path: Path
+) -> None:
+    project = _project(tmp_path / "work", "uv_project")
+    _inside(namespace, project, installer_env, ["uv", "lock"])
+    files = {f"svc/{p.relative_to(project)}": p.read_text() for p in project.rglob("*") if p.is_file()}
+    repo = make_repo(tmp_path / "repo", ci_yaml=include([("wheelhouse", {"project_dir": "svc"})]), files=files)
+    run = run_inside(namespace, repo, server)
+    assert run.statuses == {"wheelhouse": "PASS"}, run.output
+    assert f"python-ci index: installing from {server.url} as {server.username}" in run.log("wheelhouse")
+    archives = list(run.artifacts("wheelhouse").rglob("*.tar.gz"))
+    assert archives, run.output
+    packed = b"".join(gzip.decompress(archive.read_bytes()) for archive in archives)
+    assert b"attrs-25.3.0-py3-none-any.whl" in packed
+    assert server.password.encode() not in packed
     assert server.password not in run.output
     assert files_holding(repo, server.password, skip=(repo / VARIABLES_FILE,)) == []

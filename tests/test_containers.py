@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts import bounded_runc, containers
+from scripts.localci import HOST_CA_BUNDLE, SHELL, Executor, engine_command
 from tests.engine import include, make_repo, run_pipeline
 
 # --- no engine needed ----------------------------------------------------------------------------------------
@@ -89,6 +90,25 @@ def test_stage_python_lays_a_pyenv_build_out_for_usr_local(tmp_path: Path) -> No
     assert list((staged / "site-packages").iterdir()) == []
     assert not (staged / "test").exists()
     assert not (staged / "json" / "tests").exists()
+
+
+def test_executor_flags_shell_and_docker() -> None:
+    assert SHELL.flags()[:2] == ("--force-shell-executor", "--shell-isolation")
+    assert SHELL.variables() == {}
+    assert SHELL.env() == {}
+    runner = Executor("docker", "unix:///x/docker.sock", privileged=True, volumes=("/var/lib/containers",))
+    flags = runner.flags()
+    assert "--force-shell-executor" not in flags
+    assert f"--container-executable={containers.DOCKER}" in flags
+    assert f"--helper-image={containers.HELPER_IMAGE}" in flags
+    assert {"--network=host", "--privileged", "--volume=/var/lib/containers"} <= set(flags)
+    assert runner.env() == {"DOCKER_HOST": "unix:///x/docker.sock"}
+    assert "--privileged" not in Executor("docker", "unix:///x").flags()
+    command = engine_command("job", variables={"A": "1"}, executor=runner)
+    if Path(HOST_CA_BUNDLE).is_file():
+        assert f"--ca-file={HOST_CA_BUNDLE}" in command
+        assert f"PIP_CERT={HOST_CA_BUNDLE}" in command
+    assert command[-1] == "job"
 
 
 # --- on the engine -------------------------------------------------------------------------------------------

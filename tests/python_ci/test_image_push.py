@@ -78,6 +78,7 @@ def _env(reg: Registries, target: str, **extra: str) -> dict[str, str]:
         "IMAGE_PUSH_MIRROR_TLS_VERIFY": "false",
         "IMAGE_PUSH_LATEST": "true",
         "IMAGE_PUSH_DEFAULT_BRANCH_TAG": "edge",
+        "IMAGE_PUSH_TAG_PREFIX": "v?",
         "IMAGE_PUSH_RETRIES": "2",
         "IMAGE_PUSH_RETRY_DELAY": "0",
         "CI_COMMIT_TAG": "v1.2.3",
@@ -194,6 +195,7 @@ def _recorded(tmp_path: Path, **extra: str) -> tuple[Result, list[list[str]]]:
         "IMAGE_PUSH_MIRROR_TLS_VERIFY": "true",
         "IMAGE_PUSH_LATEST": "true",
         "IMAGE_PUSH_DEFAULT_BRANCH_TAG": "edge",
+        "IMAGE_PUSH_TAG_PREFIX": "v?",
         "IMAGE_PUSH_RETRIES": "2",
         "IMAGE_PUSH_RETRY_DELAY": "0",
         **extra,
@@ -229,7 +231,7 @@ def test_which_tags_a_ref_gets(tmp_path: Path, variables: dict[str, str], tags: 
 def test_a_git_tag_that_is_not_semver_is_refused(tmp_path: Path) -> None:
     result, found = _recorded(tmp_path, CI_COMMIT_TAG="release-7")
     assert result.returncode == 1
-    _one_line(result, "is not a semantic version")
+    _one_line(result, "is not a release tag")
     assert found == []
 
 

@@ -231,3 +231,25 @@ def test_a_command_that_installs_nothing_skips_the_index(
     monkeypatch.setenv("PYCI_PROJECT_DIR", "no/such/dir")
     python_ci_main(["version"])
     assert "package index" not in capsys.readouterr().err
+
+
+def test_gitlab_answering_404_to_the_job_token_is_one_line(tmp_path: Path) -> None:
+    """GitLab hides a project the job token may not read behind a 404 (here: a path the server does not have)."""
+    token = secrets.token_urlsafe(16)
+    with running_index(tmp_path / "gitlab", password=token, username="gitlab-ci-token") as gitlab:
+        environ = {
+            "PYTHON_CI_INDEX_URL": gitlab.url + "no-such-project/",
+            "PYTHON_CI_CA_BUNDLE": str(gitlab.ca_file),
+            "CI_SERVER_HOST": "127.0.0.1",
+            "CI_JOB_TOKEN": token,
+        }
+        found = read_index(environ)
+        assert found is not None
+        assert found.username == "gitlab-ci-token"
+        with pytest.raises(JobError, match=r"answered HTTP 404 to the job token: is the project or group id right"):
+            preflight(found)
+        # The same registry with the right path accepts the job token.
+        environ["PYTHON_CI_INDEX_URL"] = gitlab.url
+        found = read_index(environ)
+        assert found is not None
+        preflight(found)

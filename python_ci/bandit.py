@@ -22,13 +22,13 @@ from python_ci.job import (
     as_dict,
     as_list,
     checkout_root,
+    ignore_job_caches,
     project_dir,
     reports_dir,
     run,
     say,
     variable,
 )
-from python_ci.ruff import ignore_job_caches
 from python_ci.uv import ensure_uv
 
 REPORT = "gl-sast-report.json"

@@ -32,6 +32,7 @@ from python_ci.job import (
     project_dir,
     run,
     say,
+    tool_caches,
     variable,
     words,
 )
@@ -381,7 +382,7 @@ def run_setup(project: Path, venv: Path, commands: list[str]) -> None:
     """Run the user's set-up `commands` (e.g. `alembic upgrade head`) in `project` with `venv` active, in order,
     before the tool. Each is split like a POSIX shell's words (`shlex`: quotes group, nothing is expanded) and run
     without a shell: `;`, `|`, `$(...)` are plain characters. Raises JobError when one fails."""
-    env = activated(venv)
+    env = {**activated(venv), **tool_caches(checkout_root())}
     for command in commands:
         try:
             argv = shlex.split(command)

@@ -12,8 +12,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from python_ci.job import JobError, array, as_list, checkout_root, project_dir, reports_dir, run, say, variable
-from python_ci.ruff import ignore_job_caches
+from python_ci.job import (
+    JobError,
+    array,
+    as_list,
+    checkout_root,
+    ignore_job_caches,
+    project_dir,
+    reports_dir,
+    run,
+    say,
+    variable,
+)
 from python_ci.uv import ensure_uv
 
 REPORT = "hadolint-codequality.json"

@@ -157,3 +157,27 @@ def capture(cmd: Sequence[str], *, cwd: Path | None = None) -> subprocess.Comple
         return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     except FileNotFoundError as error:
         raise JobError(f"{cmd[0]} is not installed in the job's image") from error
+
+
+def ignore_job_caches(root: Path) -> None:
+    """Make `<root>/.cache` (the job's caches: uv's downloads, tool environments) invisible to tools that honour
+    `.gitignore` files, without touching any file of the project."""
+    cache = root / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    ignore = cache / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+
+
+def tool_caches(root: Path) -> dict[str, str]:
+    """Environment that sends the caches tools write beside the code (`.mypy_cache`, `__pycache__`, `.coverage`,
+    pytest's `.pytest_cache` through `PYCI_PYTEST_CACHE`) to `<root>/.cache/`, so a check leaves the project's
+    files as it found them whatever the project's configuration asks."""
+    ignore_job_caches(root)
+    cache = root / ".cache"
+    return {
+        "MYPY_CACHE_DIR": str(cache / "mypy"),
+        "PYTHONPYCACHEPREFIX": str(cache / "pycache"),
+        "COVERAGE_FILE": str(cache / "coverage" / ".coverage"),
+        "PYCI_PYTEST_CACHE": str(cache / "pytest"),
+    }

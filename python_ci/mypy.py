@@ -8,7 +8,7 @@ from pathlib import Path
 
 from python_ci.codequality import write_report
 from python_ci.environment import activated
-from python_ci.job import array, checkout_root, project_dir, reports_dir, run
+from python_ci.job import array, checkout_root, project_dir, reports_dir, run, tool_caches
 
 # mypy's own `files` setting (mypy docs, "The mypy configuration file"): when set, mypy needs no paths.
 _FILES_SETTING = re.compile(r"^files *=", re.M)
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     root = checkout_root()
     project = project_dir(root)
     reports = reports_dir(root)
-    env = activated(project / ".venv")
+    env = {**activated(project / ".venv"), **tool_caches(root)}
     run(["mypy", "--version"], cwd=project, env=env)
     args = targets(project, array("PYCI_TOOL_ARGS"))
     status = run(["mypy", "--output", "json", *args], cwd=project, env=env, output=reports / "mypy.out")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from python_ci.codequality import write_report
 from python_ci.environment import activated
-from python_ci.job import array, checkout_root, project_dir, reports_dir, run
+from python_ci.job import array, checkout_root, project_dir, reports_dir, run, tool_caches
 
 
 def trim_node(venv: Path) -> list[Path]:
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     trim_node(venv)
     # pyright's PyPI wrapper asks pypi.org for a newer release on every run without --outputjson: on an internal
     # network that is a request that can only fail.
-    env = {**activated(venv), "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}
+    env = {**activated(venv), **tool_caches(root), "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1"}
     run(["pyright", "--version"], cwd=project, env=env)
     args = array("PYCI_TOOL_ARGS")
     command = ["pyright", "--outputjson", "--pythonpath", str(venv / "bin" / "python"), *args]

@@ -7,7 +7,18 @@ from pathlib import Path
 
 from python_ci.cobertura import rewrite
 from python_ci.environment import activated
-from python_ci.job import JobError, array, checkout_root, project_dir, reports_dir, run, say, variable, words
+from python_ci.job import (
+    JobError,
+    array,
+    checkout_root,
+    project_dir,
+    reports_dir,
+    run,
+    say,
+    tool_caches,
+    variable,
+    words,
+)
 
 
 def coverage_args(sources: list[str], threshold: str, reports: Path) -> list[str]:
@@ -35,13 +46,18 @@ def main(argv: list[str]) -> int:
     root = checkout_root()
     project = project_dir(root)
     reports = reports_dir(root)
-    env = activated(project / ".venv")
+    caches = tool_caches(root)
+    Path(caches["COVERAGE_FILE"]).parent.mkdir(parents=True, exist_ok=True)
+    env = {**activated(project / ".venv"), **caches}
     version = subprocess.run(["python", "--version"], env=env, capture_output=True, text=True, check=False)
     # The benchmark and the tests look for this line: the tool's own output starts after it.
     say("pytest", f"pytest on {version.stdout.strip() or version.stderr.strip()}")
     args = coverage_args(words(variable("PYCI_COVERAGE_SOURCE", "")), variable("PYCI_COVERAGE_THRESHOLD", "0"), reports)
     junit = f"--junitxml={reports / 'junit.xml'}"
-    status = run(["python", "-m", "pytest", *args, junit, *array("PYCI_PYTEST_ARGS")], cwd=project, env=env)
+    cache = f"cache_dir={caches['PYCI_PYTEST_CACHE']}"
+    status = run(
+        ["python", "-m", "pytest", "-o", cache, *args, junit, *array("PYCI_PYTEST_ARGS")], cwd=project, env=env
+    )
     coverage = reports / "coverage.xml"
     if coverage.is_file():
         placed = rewrite(coverage, root, project)

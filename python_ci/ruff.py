@@ -21,6 +21,7 @@ from python_ci.job import (
     as_list,
     checkout_root,
     flag,
+    ignore_job_caches,
     project_dir,
     reports_dir,
     run,
@@ -32,16 +33,6 @@ from python_ci.uv import ensure_uv
 
 # `ruff check` became mandatory (bare `ruff PATH` removed) in 0.5.0; every flag the job passes exists since.
 OLDEST = "0.5.0"
-
-
-def ignore_job_caches(root: Path) -> None:
-    """Make `<root>/.cache` (the job's caches: uv's downloads, tool environments) invisible to tools that honour
-    `.gitignore` files, without touching any file of the project."""
-    cache = root / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    ignore = cache / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
 
 
 def targets(project: Path) -> list[str]:

@@ -75,7 +75,7 @@ def test_first_run_creates_everything_with_the_right_payloads(
     assert [i["component"] for i in pipeline["include"]] == [
         f"$CI_SERVER_FQDN/acme/python-ci/{name}@1.2.3" for name in ("version", "ruff", "mypy", "pyright", "pytest")
     ]
-    assert pipeline["include"][0]["inputs"] == {"stage": "prepare"}
+    assert pipeline["include"][0]["inputs"] == {"stage": "prepare", "output_dir": "app"}  # every mandatory input
     assert "applied 4 change(s)" in out
     assert "value from env:X_TOKEN" in out
 

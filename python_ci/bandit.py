@@ -18,12 +18,12 @@ from pathlib import Path
 
 from python_ci.job import (
     JobError,
-    array,
     as_dict,
     as_list,
     checkout_root,
     ignore_job_caches,
     project_dir,
+    project_paths,
     reports_dir,
     run,
     say,
@@ -43,11 +43,7 @@ def targets(project: Path) -> list[str]:
     """The `paths` input's items (relative to `project`), else `.`.
 
     Raises JobError for an item that is not a file or folder of the project."""
-    paths = array("PYCI_PATHS")
-    for item in paths:
-        if item.startswith("-") or not (project / item).exists():
-            raise JobError(f"paths item {item!r} is not a file or folder of the project directory")
-    return paths or ["."]
+    return project_paths(project) or ["."]
 
 
 def project_config(project: Path) -> list[str]:

@@ -181,3 +181,14 @@ def tool_caches(root: Path) -> dict[str, str]:
         "COVERAGE_FILE": str(cache / "coverage" / ".coverage"),
         "PYCI_PYTEST_CACHE": str(cache / "pytest"),
     }
+
+
+def project_paths(project: Path) -> list[str]:
+    """The `paths` input's items (`PYCI_PATHS`, relative to `project`): what a checker looks at; [] when unset.
+
+    Raises JobError for an item that is not a file or folder of the project (or looks like an option)."""
+    paths = array("PYCI_PATHS")
+    for item in paths:
+        if item.startswith("-") or not (project / item).exists():
+            raise JobError(f"paths item {item!r} is not a file or folder of the project directory")
+    return paths

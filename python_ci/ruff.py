@@ -23,6 +23,7 @@ from python_ci.job import (
     flag,
     ignore_job_caches,
     project_dir,
+    project_paths,
     reports_dir,
     run,
     say,
@@ -33,17 +34,6 @@ from python_ci.uv import ensure_uv
 
 # `ruff check` became mandatory (bare `ruff PATH` removed) in 0.5.0; every flag the job passes exists since.
 OLDEST = "0.5.0"
-
-
-def targets(project: Path) -> list[str]:
-    """The `paths` input's items (relative to the project directory); [] lets ruff find the files itself.
-
-    Raises JobError for an item that is not a file or folder of the project."""
-    paths = array("PYCI_PATHS")
-    for item in paths:
-        if item.startswith("-") or not (project / item).exists():
-            raise JobError(f"paths item {item!r} is not a file or folder of the project directory")
-    return paths
 
 
 def complete_report(report: Path) -> int:
@@ -73,7 +63,7 @@ def main(argv: list[str]) -> int:
     root = checkout_root()
     project = project_dir(root)
     reports = reports_dir(root)
-    paths = targets(project)
+    paths = project_paths(project)  # [] lets ruff find the files itself
     try:
         version, why = choose_version(
             "ruff",

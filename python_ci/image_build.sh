@@ -117,6 +117,17 @@ started="$(date +%s)"
 # A failed build is never retried here: buildah already retried its pulls (--retry), and what is left (a bad
 # Dockerfile, a failing RUN step, a missing base image, missing privileges) fails the same way again.
 if [ "$(cat "$work/rc")" != 0 ]; then
+  # A RUN step that could not use the pipeline's package index: say so, naming it (not the image registry).
+  if [ -n "$index" ] && grep -F "$host" "$work/build.log" | grep -Eqi ' 401|401 |unauthorized| 403|forbidden'; then
+    fail "a RUN step was refused by the package index $index (HTTP 401/403): check PYTHON_CI_INDEX_USERNAME and PYTHON_CI_INDEX_PASSWORD; nothing was pushed"
+  fi
+  # pip hides an index's 401 behind "from versions: none": name the index and both causes.
+  if [ -n "$index" ] && grep -q 'from versions: none' "$work/build.log"; then
+    fail "a RUN step found no version of $(grep -o 'requirement [^ ]*' "$work/build.log" | tail -n 1 | cut -d' ' -f2) on the package index $index (pip says the same when the index refuses the login): check PYTHON_CI_INDEX_USERNAME, PYTHON_CI_INDEX_PASSWORD and the index's packages; nothing was pushed"
+  fi
+  if [ -n "$index" ] && grep -Eqi 'certificate verify failed|invalid peer certificate|UnknownIssuer|self.signed certificate' "$work/build.log"; then
+    fail "a RUN step does not trust the certificate of the package index $index: set PYTHON_CI_CA_BUNDLE or ca_bundle; nothing was pushed"
+  fi
   case "$(classify "$work/build.log")" in
     privilege) fail "$(privilege_hint)" ;;
     unknown)

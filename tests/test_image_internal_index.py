@@ -132,3 +132,7 @@ def test_a_wrong_index_password_fails_the_run_step(setting: Setting, tmp_path: P
     run = _build(setting, tmp_path / "repo", "wrong", PYTHON_CI_INDEX_PASSWORD="not-the-password")
     assert run.statuses == {"image-build": "FAIL"}, run.output
     assert "not-the-password" not in run.output
+    # One line naming the index, not the registry (a 401 used to read as refused registry credentials).
+    last = [line for line in run.log("image-build").splitlines() if line.startswith("image-build:")][-1]
+    assert "on the package index https://127.0.0.1:" in last, run.log("image-build")
+    assert "found no version of ruff==" in last

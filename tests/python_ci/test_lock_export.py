@@ -86,7 +86,8 @@ def test_a_workspace_member_exports_the_locked_pins_with_the_jobs_python_and_dow
     pythons = tmp_path / "uv-pythons"
     monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(pythons))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # Only the project's own choice (.python-version) may pick the Python here: no job's UV_PYTHON.
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PYTHON"}}
     plain = subprocess.run(
         [UV, "export", "--locked", "--package", "svc"], cwd=workspace, env=env, capture_output=True, check=False
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from tests.engine import docker_unavailable
@@ -16,3 +19,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         reason = docker_unavailable()
         if reason is not None:
             pytest.skip(f"docker executor: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def restore_environ() -> Iterator[None]:
+    """Give every test the process environment it started with: job code run in-process sets variables for the
+    tools it runs (UV_PYTHON, UV_PROJECT_ENVIRONMENT, index settings), as a job may, and no later test may inherit
+    them (a leaked UV_PROJECT_ENVIRONMENT sent another test's `uv sync` elsewhere)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

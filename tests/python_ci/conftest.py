@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -101,13 +101,3 @@ def tool_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def use_venv(project: Path, venv: Path) -> None:
     """Give `project` the `.venv` `venv` (a symbolic link), as `python_ci environment` would have made it."""
     (project / ".venv").symlink_to(venv)
-
-
-@pytest.fixture(autouse=True)
-def restore_environ() -> Iterator[None]:
-    """Give every test the process environment it started with: job code sets variables for the tools it runs
-    (UV_PYTHON, UV_PROJECT_ENVIRONMENT, index settings), as a job may, and a later test must not inherit them."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)

@@ -193,88 +193,65 @@ _TEXT: dict[str, object] = {"type": "string", "minLength": 1}
 _TOOL = _object({"id": _TEXT, "name": _TEXT, "version": _TEXT, "vendor": _object({"name": _TEXT})})
 _DEPENDENCY = _object({"package": _object({"name": _TEXT}), "version": _TEXT})
 _TIME: dict[str, object] = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"}
-# The fields GitLab's documentation of the dependency-scanning report (schema 15.0.x) lists as required, and the
-# values it allows. Written from that documentation for these tests: GitLab's published schema files are not
-# reachable offline, and are not copied here.
-DS_REPORT_SCHEMA = _object(
-    {
-        "version": {"type": "string", "pattern": r"^15\.\d+\.\d+$"},
-        "scan": _object(
-            {
-                "analyzer": _TOOL,
-                "scanner": _TOOL,
-                "type": {"const": "dependency_scanning"},
-                "start_time": _TIME,
-                "end_time": _TIME,
-                "status": {"enum": ["success", "failure"]},
-            }
-        ),
-        "vulnerabilities": {
+
+
+def _security_report(scan_type: str, vulnerability: dict[str, object], extra: dict[str, object]) -> dict[str, object]:
+    """A GitLab security report (schema 15.0.x) of `scan_type`: the fields every such report requires, the
+    vulnerability fields `vulnerability` adds to the common ones, and the report's `extra` top-level fields."""
+    common: dict[str, object] = {
+        "id": _TEXT,
+        "name": _TEXT,
+        "description": _TEXT,
+        "severity": {"enum": ["Info", "Unknown", "Low", "Medium", "High", "Critical"]},
+        "identifiers": {
             "type": "array",
-            "items": _object(
-                {
-                    "id": _TEXT,
-                    "name": _TEXT,
-                    "description": _TEXT,
-                    "severity": {"enum": ["Info", "Unknown", "Low", "Medium", "High", "Critical"]},
-                    "solution": _TEXT,
-                    "identifiers": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": _object({"type": _TEXT, "name": _TEXT, "value": _TEXT}),
-                    },
-                    "location": _object({"file": _TEXT, "dependency": _DEPENDENCY}),
-                }
-            ),
+            "minItems": 1,
+            "items": _object({"type": _TEXT, "name": _TEXT, "value": _TEXT}),
         },
+    }
+    scan = _object(
+        {
+            "analyzer": _TOOL,
+            "scanner": _TOOL,
+            "type": {"const": scan_type},
+            "start_time": _TIME,
+            "end_time": _TIME,
+            "status": {"enum": ["success", "failure"]},
+        }
+    )
+    return _object(
+        {
+            "version": {"type": "string", "pattern": r"^15\.\d+\.\d+$"},
+            "scan": scan,
+            "vulnerabilities": {"type": "array", "items": _object({**common, **vulnerability})},
+            **extra,
+        }
+    )
+
+
+# The fields GitLab's documentation of the dependency-scanning and SAST reports (schema 15.0.x) lists as required,
+# and the values it allows. Written from that documentation for these tests: GitLab's published schema files are
+# not reachable offline, and are not copied here.
+DS_REPORT_SCHEMA = _security_report(
+    "dependency_scanning",
+    {"solution": _TEXT, "location": _object({"file": _TEXT, "dependency": _DEPENDENCY})},
+    {
         "dependency_files": {
             "type": "array",
             "items": _object(
                 {"path": _TEXT, "package_manager": _TEXT, "dependencies": {"type": "array", "items": _DEPENDENCY}}
             ),
-        },
-    }
+        }
+    },
 )
-
-# GitLab's SAST report (schema 15.0.x): the fields its documentation lists as required, written for these tests
-# from that documentation (the published schema files are not reachable offline and are not copied here).
-SAST_REPORT_SCHEMA = _object(
+SAST_REPORT_SCHEMA = _security_report(
+    "sast",
     {
-        "version": {"type": "string", "pattern": r"^15\.\d+\.\d+$"},
-        "scan": _object(
-            {
-                "analyzer": _TOOL,
-                "scanner": _TOOL,
-                "type": {"const": "sast"},
-                "start_time": _TIME,
-                "end_time": _TIME,
-                "status": {"enum": ["success", "failure"]},
-            }
-        ),
-        "vulnerabilities": {
-            "type": "array",
-            "items": _object(
-                {
-                    "id": _TEXT,
-                    "name": _TEXT,
-                    "description": _TEXT,
-                    "severity": {"enum": ["Info", "Unknown", "Low", "Medium", "High", "Critical"]},
-                    "identifiers": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": _object({"type": _TEXT, "name": _TEXT, "value": _TEXT}),
-                    },
-                    "location": _object(
-                        {
-                            "file": _TEXT,
-                            "start_line": {"type": "integer", "minimum": 1},
-                            "end_line": {"type": "integer"},
-                        }
-                    ),
-                }
-            ),
-        },
-    }
+        "location": _object(
+            {"file": _TEXT, "start_line": {"type": "integer", "minimum": 1}, "end_line": {"type": "integer"}}
+        )
+    },
+    {},
 )
 # A module with a shell command built from input (bandit B602, high) and an import bandit notes (B404, low).
 SHELL_TRUE = "import subprocess\n\n\ndef run(cmd: str) -> None:\n    subprocess.run(cmd, shell=True, check=False)\n"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The image-build job: build the Dockerfile with buildah, push one tag, write the dotenv report image-build.env.
+# The image-build job: build the Dockerfile with buildah, make the SBOM of the image's Python environment, push one
+# tag, write the dotenv report image-build.env and the SBOM ci-reports/image-sbom.cdx.json.
 #
 # Runs in the buildah image (no Python), from the project directory. Inputs arrive as IMAGE_BUILD_* variables
 # (templates/image-build.yml); BUILD_* from the version component's dotenv stamp the labels and build args.
@@ -10,7 +11,7 @@ RETRY_DELAY="$IMAGE_BUILD_RETRY_DELAY"
 NOTHING_DONE="nothing was pushed"
 # shellcheck source=python_ci/registry.sh
 . "${0%/*}/registry.sh"
-require_tools buildah grep tr tee mktemp date
+require_tools buildah grep tr tee mktemp date sed cp
 whole_numbers "$RETRIES" "$RETRY_DELAY"
 image="$IMAGE_BUILD_IMAGE_NAME"
 tag="$IMAGE_BUILD_TAG"
@@ -138,8 +139,46 @@ if [ "$(cat "$work/rc")" != 0 ]; then
   esac
 fi
 built="$(date +%s)"
+
+# The SBOM of the Python distributions the image's own python3 sees (python_ci/image_sbom.py, run in a working
+# container of the image with its Env, USER and the build's isolation), made before the push: a failure leaves
+# nothing pushed. An image without python3 (or older than 3.8) gets a warning and no SBOM.
+SBOM=ci-reports/image-sbom.cdx.json
+sbom=""
+if [ "$IMAGE_BUILD_SBOM" = true ]; then
+  cp "${0%/*}/image_sbom.py" "$work/image_sbom.py"
+  chmod 0644 "$work/image_sbom.py"  # read by the image's USER
+  ctr="$(buildah from --pull=never --quiet "$ref")" || fail "image SBOM: no working container of $ref; nothing was pushed"
+  trap 'buildah rm "$ctr" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  if buildah run "--isolation=$IMAGE_BUILD_ISOLATION" --volume "$work/image_sbom.py:/tmp/python-ci-image-sbom.py:ro" \
+    "$ctr" -- python3 /tmp/python-ci-image-sbom.py "$image" "$tag" >"$work/sbom.json" 2>"$work/sbom.err"
+  then rc=0; else rc=$?; fi
+  buildah rm "$ctr" >/dev/null 2>&1 || say "image SBOM: could not remove the working container $ctr"
+  trap 'rm -rf "$work"' EXIT
+  if [ "$rc" = 0 ] && ! grep -q '"bomFormat": "CycloneDX"' "$work/sbom.json"; then
+    fail "image SBOM: python3 in the image printed no SBOM; nothing was pushed"
+  elif [ "$rc" = 0 ]; then
+    sbom="$SBOM"
+    say "image SBOM: $(grep -c '"purl": "pkg:pypi/' "$work/sbom.json") Python distributions ($(($(date +%s) - built)) s)"
+  elif [ "$rc" = 3 ]; then
+    say "warning: python3 in the image is older than 3.8: no image SBOM"
+  elif grep -Eq 'executable file not found|"python3": .*[Nn]o such file' "$work/sbom.err"; then
+    say "warning: no python3 in the image: no image SBOM"
+  else
+    cat "$work/sbom.err" >&2
+    fail "image SBOM: python3 in the image failed (exit $rc): $(last_line "$work/sbom.err"); nothing was pushed (image_sbom: false builds without it)"
+  fi
+fi
+
+pushing="$(date +%s)"
 attempt "push $ref" /dev/null buildah push "$tls" --retry 0 --digestfile "$work/digest" "$ref" "docker://$ref"
 digest="$(cat "$work/digest")"
-printf 'IMAGE_REF=%s\nIMAGE_NAME=%s\nIMAGE_TAG=%s\nIMAGE_DIGEST=%s\n' "$ref" "$image" "$tag" "$digest" \
-  > image-build.env
-say "pushed $ref ($digest); build $((built - started)) s, push $(($(date +%s) - built)) s"
+printf 'IMAGE_REF=%s\nIMAGE_NAME=%s\nIMAGE_TAG=%s\nIMAGE_DIGEST=%s\nIMAGE_SBOM=%s\n' "$ref" "$image" "$tag" "$digest" \
+  "$sbom" > image-build.env
+if [ -n "$sbom" ]; then
+  # The image's package URL gets its version, the manifest digest the push made (purl spec, type oci: `:` as %3A).
+  mkdir -p "${SBOM%/*}"
+  last="${image##*/}"
+  sed "s|\"pkg:oci/$last?|\"pkg:oci/$last@$(printf '%s' "$digest" | sed 's/:/%3A/')?|" "$work/sbom.json" > "$SBOM"
+fi
+say "pushed $ref ($digest); build $((built - started)) s, SBOM $((pushing - built)) s, push $(($(date +%s) - pushing)) s"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from scripts import local_registry as infra
 from tests.engine import ROOT
 from tests.python_ci.fault_proxy import FaultProxy
 from tests.python_ci.shell_support import Result, calls, host_path, recorder, run_script, tool_dir
+from tests.supply_chain import cyclonedx_errors
 
 _REASON = infra.missing_requirements()
 needs_registry = pytest.mark.skipif(_REASON is not None, reason=f"container tests: {_REASON}")
@@ -65,6 +67,7 @@ def _env(host: str, **extra: str) -> dict[str, str]:
         "IMAGE_BUILD_LAYER_CACHE": "false",
         "IMAGE_BUILD_CA_BUNDLE": "",
         "IMAGE_BUILD_ARGS": "build_args=[]",
+        "IMAGE_BUILD_SBOM": "true",
         "BUILDAH_FORMAT": "docker",
         "CI_COMMIT_SHORT_SHA": SHA[:8],
         "CI_COMMIT_SHA": SHA,
@@ -113,6 +116,10 @@ def test_build_pushes_the_tag_and_reports_its_digest(registry: infra.Registry, p
     assert image["Labels"]["org.opencontainers.image.revision"] == SHA
     assert image["Labels"]["org.opencontainers.image.version"] == SHA[:8]
     assert registry.password not in result.stderr + result.stdout
+    # FROM scratch: no python3, so no SBOM, said once as a warning; the push went ahead.
+    _one_line(result, "warning: no python3 in the image: no image SBOM")
+    assert dotenv["IMAGE_SBOM"] == ""
+    assert not (project / "ci-reports").exists()
 
 
 @needs_registry
@@ -161,6 +168,72 @@ def test_a_missing_base_image_fails_with_one_line(registry: infra.Registry, proj
     assert result.returncode == 1
     _one_line(result, "a base image named in FROM was not found")
     assert "no-base" not in _tags(registry, "python-ci/tiny")
+
+
+# --- the image SBOM: real buildah with an image that has python3 (the tests' Debian base) --------------------------
+
+
+@pytest.fixture
+def with_python(registry: infra.Registry, project: Path) -> Path:
+    # A distribution of our own in Debian's site dir, which python3 (not a venv) has on its sys.path.
+    base = infra.push_base_image(registry)
+    info = project / "demo_pkg-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.4\nName: demo_pkg\nVersion: 1.2\nLicense-Expression: MIT\n\n")
+    (project / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY demo_pkg-1.2.dist-info /usr/lib/python3/dist-packages/demo_pkg-1.2.dist-info\n"
+        "USER 10001:10001\n"
+    )
+    return project
+
+
+@needs_registry
+def test_the_sbom_of_the_images_python_names_the_pushed_digest(
+    registry: infra.Registry, with_python: Path, storage: Path
+) -> None:
+    result = run_script("image_build", _real_env(registry, storage, IMAGE_BUILD_TAG="sbom-1"), with_python)
+    assert result.returncode == 0, result.stderr
+    dotenv = dict(line.split("=", 1) for line in (with_python / "image-build.env").read_text().splitlines())
+    assert dotenv["IMAGE_SBOM"] == "ci-reports/image-sbom.cdx.json"
+    sbom = with_python / dotenv["IMAGE_SBOM"]
+    assert cyclonedx_errors(sbom) == ""
+    bom = json.loads(sbom.read_text())
+    demo = [component for component in bom["components"] if component["name"] == "demo_pkg"]
+    assert demo == [{"type": "library", "bom-ref": "pkg:pypi/demo-pkg@1.2", "name": "demo_pkg", "version": "1.2",
+                     "licenses": [{"expression": "MIT"}], "purl": "pkg:pypi/demo-pkg@1.2"}]  # fmt: skip
+    digest = dotenv["IMAGE_DIGEST"].replace(":", "%3A")
+    image = bom["metadata"]["component"]
+    assert image["purl"] == f"pkg:oci/tiny@{digest}?repository_url={registry.host}/python-ci/tiny&tag=sbom-1"
+    assert image["bom-ref"] == image["purl"]
+    _one_line(result, f"image SBOM: {len(bom['components'])} Python distributions")
+    assert not _containers(storage), "the working container was left behind"
+
+
+@needs_registry
+def test_a_failing_python3_fails_before_the_push(registry: infra.Registry, with_python: Path, storage: Path) -> None:
+    dockerfile = with_python / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "ENV PYTHONHOME=/nowhere\n")  # python3 cannot start
+    result = run_script("image_build", _real_env(registry, storage, IMAGE_BUILD_TAG="sbom-broken"), with_python)
+    assert result.returncode == 1
+    _one_line(result, "image SBOM: python3 in the image failed (exit 1)")
+    assert "sbom-broken" not in _tags(registry, "python-ci/tiny")
+    assert not (with_python / "image-build.env").exists()
+    assert not _containers(storage), "the working container was left behind"
+
+
+@needs_registry
+def test_image_sbom_false_makes_none(registry: infra.Registry, with_python: Path, storage: Path) -> None:
+    env = _real_env(registry, storage, IMAGE_BUILD_TAG="no-sbom", IMAGE_BUILD_SBOM="false")
+    result = run_script("image_build", env, with_python)
+    assert result.returncode == 0, result.stderr
+    assert "image SBOM" not in result.stderr
+    assert not (with_python / "ci-reports").exists()
+
+
+def _containers(storage: Path) -> list[str]:
+    env = {**os.environ, "CONTAINERS_STORAGE_CONF": str(storage)}
+    done = subprocess.run(["buildah", "containers", "--quiet"], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.split()
 
 
 # --- real buildah as an unprivileged container's root (tests/python_ci/unprivileged.py) -------------------------
@@ -214,6 +287,7 @@ def test_the_command_line_carries_every_input(tmp_path: Path, project: Path) -> 
         BUILD_VERSION="1.2.3",
         CI_REGISTRY_USER="ci",
         CI_REGISTRY_PASSWORD="s3cret-value",
+        IMAGE_BUILD_SBOM="false",  # the recorder makes no working container (the SBOM tests above use real ones)
     )
     result = run_script("image_build", env, project)
     assert result.returncode == 0, result.stderr

@@ -23,6 +23,7 @@ import pytest
 
 from scripts import local_registry as infra
 from tests.engine import ROOT, PipelineRun, git, include, make_repo, run_pipeline
+from tests.supply_chain import cyclonedx_errors
 
 _REASON = infra.missing_requirements()
 pytestmark = [
@@ -208,6 +209,40 @@ def test_a_new_runner_reuses_the_dependency_layers_from_the_registry_cache(
     assert [step for step, cached in steps.items() if cached and "uv pip sync" in step], steps
     assert steps["COPY --from=build /opt/venv /opt/venv"], steps
     assert not steps["COPY app/ /app/app/"], steps
+
+
+def _pins(requirements: Path) -> dict[str, str]:
+    """{PEP 503 name: version} of the `name==version` lines of a hashed requirements file."""
+    found = (re.match(r"([A-Za-z0-9._-]+)==([^ ;\\]+)", line) for line in requirements.read_text().splitlines())
+    return {re.sub(r"[-_.]+", "-", m[1]).lower(): m[2] for m in found if m}
+
+
+def test_the_image_sbom_lists_the_python_distributions_of_the_image(release: Release) -> None:
+    assert release.image["IMAGE_SBOM"] == "ci-reports/image-sbom.cdx.json"
+    sbom = release.run.artifacts("image-build") / PROJECT_DIR / release.image["IMAGE_SBOM"]
+    assert cyclonedx_errors(sbom) == ""
+    bom = json.loads(sbom.read_text())
+    found = {re.sub(r"[-_.]+", "-", c["name"]).lower(): c["version"] for c in bom["components"]}
+    # The runtime image's venv was made --without-pip from the hash-pinned requirements: exactly those, no more.
+    assert found == _pins(EXAMPLE / "requirements.txt")
+    for name in ("fastapi", "uvicorn", "gunicorn", "pydantic-settings", "loguru"):
+        assert name in found, name
+    image = bom["metadata"]["component"]
+    assert (image["name"], image["version"]) == (release.image["IMAGE_NAME"], release.image["IMAGE_TAG"])
+    assert image["purl"].startswith(f"pkg:oci/catalog@{release.image['IMAGE_DIGEST'].replace(':', '%3A')}?")
+    assert f"image-build: image SBOM: {len(found)} Python distributions" in release.run.log("image-build")
+
+
+def test_an_image_without_python3_is_pushed_without_an_sbom(local: Infra, tmp_path: Path) -> None:
+    files = {"Dockerfile": "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": "hello\n"}
+    inputs = {"tls_verify": False, "layer_cache": False, "storage_driver": "overlay", "tag": "no-python"}
+    repo = make_repo(tmp_path, ci_yaml=include([("image-build", inputs)]), files=files)
+    run = run_pipeline(repo, variables=_variables(local), env=local.storage_env)
+    assert run.statuses == {"image-build": "PASS"}, run.output
+    _one_line(run, "image-build", "warning: no python3 in the image: no image SBOM")
+    assert "no-python" in _tags(local.registry, "python-ci/catalog")
+    assert _dotenv(run, "image-build")["IMAGE_SBOM"] == ""
+    assert not list(run.artifacts("image-build").rglob("image-sbom.cdx.json"))
 
 
 def test_no_password_reaches_the_job_logs(local: Infra, release: Release) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,6 +174,20 @@ def test_a_missing_base_image_fails_with_one_line(registry: infra.Registry, proj
 # --- the image SBOM: real buildah with an image that has python3 (the tests' Debian base) --------------------------
 
 
+@pytest.fixture(scope="module")
+def overlay() -> Iterator[Path]:
+    # One overlay store for these tests: the ~200 MB base is pulled once, and no layer is copied (vfs took ~2 min
+    # a test on a busy 2-core machine).
+    with tempfile.TemporaryDirectory(prefix="python-ci-sbom-", dir=infra.scratch_dir()) as root:
+        conf = infra.write_storage_conf(Path(root) / "storage.conf", Path(root))
+        yield conf
+        infra.release_storage(conf)
+
+
+def _overlay_env(registry: infra.Registry, overlay: Path, tag: str, **extra: str) -> dict[str, str]:
+    return _real_env(registry, overlay, IMAGE_BUILD_TAG=tag, IMAGE_BUILD_STORAGE_DRIVER="overlay", **extra)
+
+
 @pytest.fixture
 def with_python(registry: infra.Registry, project: Path) -> Path:
     # A distribution of our own in Debian's site dir, which python3 (not a venv) has on its sys.path.
@@ -189,9 +204,9 @@ def with_python(registry: infra.Registry, project: Path) -> Path:
 
 @needs_registry
 def test_the_sbom_of_the_images_python_names_the_pushed_digest(
-    registry: infra.Registry, with_python: Path, storage: Path
+    registry: infra.Registry, with_python: Path, overlay: Path
 ) -> None:
-    result = run_script("image_build", _real_env(registry, storage, IMAGE_BUILD_TAG="sbom-1"), with_python)
+    result = run_script("image_build", _overlay_env(registry, overlay, "sbom-1"), with_python)
     assert result.returncode == 0, result.stderr
     dotenv = dict(line.split("=", 1) for line in (with_python / "image-build.env").read_text().splitlines())
     assert dotenv["IMAGE_SBOM"] == "ci-reports/image-sbom.cdx.json"
@@ -206,24 +221,24 @@ def test_the_sbom_of_the_images_python_names_the_pushed_digest(
     assert image["purl"] == f"pkg:oci/tiny@{digest}?repository_url={registry.host}/python-ci/tiny&tag=sbom-1"
     assert image["bom-ref"] == image["purl"]
     _one_line(result, f"image SBOM: {len(bom['components'])} Python distributions")
-    assert not _containers(storage), "the working container was left behind"
+    assert not _containers(overlay), "the working container was left behind"
 
 
 @needs_registry
-def test_a_failing_python3_fails_before_the_push(registry: infra.Registry, with_python: Path, storage: Path) -> None:
+def test_a_failing_python3_fails_before_the_push(registry: infra.Registry, with_python: Path, overlay: Path) -> None:
     dockerfile = with_python / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "ENV PYTHONHOME=/nowhere\n")  # python3 cannot start
-    result = run_script("image_build", _real_env(registry, storage, IMAGE_BUILD_TAG="sbom-broken"), with_python)
+    result = run_script("image_build", _overlay_env(registry, overlay, "sbom-broken"), with_python)
     assert result.returncode == 1
     _one_line(result, "image SBOM: python3 in the image failed (exit 1)")
     assert "sbom-broken" not in _tags(registry, "python-ci/tiny")
     assert not (with_python / "image-build.env").exists()
-    assert not _containers(storage), "the working container was left behind"
+    assert not _containers(overlay), "the working container was left behind"
 
 
 @needs_registry
-def test_image_sbom_false_makes_none(registry: infra.Registry, with_python: Path, storage: Path) -> None:
-    env = _real_env(registry, storage, IMAGE_BUILD_TAG="no-sbom", IMAGE_BUILD_SBOM="false")
+def test_image_sbom_false_makes_none(registry: infra.Registry, with_python: Path, overlay: Path) -> None:
+    env = _overlay_env(registry, overlay, "no-sbom", IMAGE_BUILD_SBOM="false")
     result = run_script("image_build", env, with_python)
     assert result.returncode == 0, result.stderr
     assert "image SBOM" not in result.stderr

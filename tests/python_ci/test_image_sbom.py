@@ -5,6 +5,7 @@ on dist-info folders written for the test."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -133,3 +134,9 @@ def test_main_prints_the_bom_and_refuses_a_wrong_call(capsys: pytest.CaptureFixt
     assert bom["specVersion"] == "1.5"
     assert "pytest" in {component["name"] for component in bom["components"]}
     assert bom["metadata"]["properties"][1]["value"] == ".".join(map(str, sys.version_info[:3]))
+
+
+def test_the_script_parses_as_python_3_7() -> None:
+    # It runs on the image's python3, not the job's: 3.7 must reach main()'s version check (no newer syntax), and
+    # only this host's 3.11 is here to run it. ast's feature_version checks the grammar of that version.
+    ast.parse(SCRIPT.read_text(), feature_version=(3, 7))

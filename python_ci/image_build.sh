@@ -173,12 +173,13 @@ fi
 pushing="$(date +%s)"
 attempt "push $ref" /dev/null buildah push "$tls" --retry 0 --digestfile "$work/digest" "$ref" "docker://$ref"
 digest="$(cat "$work/digest")"
-printf 'IMAGE_REF=%s\nIMAGE_NAME=%s\nIMAGE_TAG=%s\nIMAGE_DIGEST=%s\nIMAGE_SBOM=%s\n' "$ref" "$image" "$tag" "$digest" \
-  "$sbom" > image-build.env
 if [ -n "$sbom" ]; then
   # The image's package URL gets its version, the manifest digest the push made (purl spec, type oci: `:` as %3A).
   mkdir -p "${SBOM%/*}"
   last="${image##*/}"
   sed "s|\"pkg:oci/$last?|\"pkg:oci/$last@$(printf '%s' "$digest" | sed 's/:/%3A/')?|" "$work/sbom.json" > "$SBOM"
 fi
+# Last: later jobs get a dotenv only from a job that did everything.
+printf 'IMAGE_REF=%s\nIMAGE_NAME=%s\nIMAGE_TAG=%s\nIMAGE_DIGEST=%s\nIMAGE_SBOM=%s\n' "$ref" "$image" "$tag" "$digest" \
+  "$sbom" > image-build.env
 say "pushed $ref ($digest); build $((built - started)) s, SBOM $((pushing - built)) s, push $(($(date +%s) - pushing)) s"

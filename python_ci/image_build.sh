@@ -11,7 +11,7 @@ RETRY_DELAY="$IMAGE_BUILD_RETRY_DELAY"
 NOTHING_DONE="nothing was pushed"
 # shellcheck source=python_ci/registry.sh
 . "${0%/*}/registry.sh"
-require_tools buildah grep tr tee mktemp date sed cp
+require_tools buildah grep tr tee mktemp date sed cp mv
 whole_numbers "$RETRIES" "$RETRY_DELAY"
 image="$IMAGE_BUILD_IMAGE_NAME"
 tag="$IMAGE_BUILD_TAG"
@@ -146,17 +146,26 @@ built="$(date +%s)"
 SBOM=ci-reports/image-sbom.cdx.json
 sbom=""
 if [ "$IMAGE_BUILD_SBOM" = true ]; then
-  cp "${0%/*}/image_sbom.py" "$work/image_sbom.py"
-  chmod 0644 "$work/image_sbom.py"  # read by the image's USER
+  # The script and its output share one folder, mounted writable for the image's USER. The SBOM goes to a file:
+  # buildah 1.28's chroot `run` was seen here to drop a quickly exiting process's output under load.
+  mkdir "$work/sbom"
+  cp "${0%/*}/image_sbom.py" "$work/sbom/image_sbom.py"
+  chmod 0777 "$work/sbom" && chmod 0644 "$work/sbom/image_sbom.py"
   ctr="$(buildah from --pull=never --quiet "$ref")" || fail "image SBOM: no working container of $ref; nothing was pushed"
   trap 'buildah rm "$ctr" >/dev/null 2>&1; rm -rf "$work"' EXIT
-  if buildah run "--isolation=$IMAGE_BUILD_ISOLATION" --volume "$work/image_sbom.py:/tmp/python-ci-image-sbom.py:ro" \
-    "$ctr" -- python3 /tmp/python-ci-image-sbom.py "$image" "$tag" >"$work/sbom.json" 2>"$work/sbom.err"
-  then rc=0; else rc=$?; fi
+  for _ in 1 2; do
+    if buildah run "--isolation=$IMAGE_BUILD_ISOLATION" --volume "$work/sbom:/tmp/python-ci-sbom" "$ctr" -- python3 \
+      /tmp/python-ci-sbom/image_sbom.py "$image" "$tag" /tmp/python-ci-sbom/sbom.json </dev/null 2>"$work/sbom.err"
+    then rc=0; else rc=$?; fi
+    # A failure that says nothing but buildah's own "exit status N" (the output lost as above) is run again once.
+    if [ "$rc" = 0 ] || grep -Ev '^(subprocess exited with status|process exited with error|Error: exit status)' \
+      "$work/sbom.err" | grep -q .; then break; fi
+  done
   buildah rm "$ctr" >/dev/null 2>&1 || say "image SBOM: could not remove the working container $ctr"
   trap 'rm -rf "$work"' EXIT
-  if [ "$rc" = 0 ] && ! grep -q '"bomFormat": "CycloneDX"' "$work/sbom.json"; then
-    fail "image SBOM: python3 in the image printed no SBOM; nothing was pushed"
+  mv "$work/sbom/sbom.json" "$work/sbom.json" 2>/dev/null || true
+  if [ "$rc" = 0 ] && ! grep -qs '"bomFormat": "CycloneDX"' "$work/sbom.json"; then
+    fail "image SBOM: python3 in the image wrote no SBOM; nothing was pushed"
   elif [ "$rc" = 0 ]; then
     sbom="$SBOM"
     say "image SBOM: $(grep -c '"purl": "pkg:pypi/' "$work/sbom.json") Python distributions ($(($(date +%s) - built)) s)"

@@ -2,10 +2,12 @@
 the built image's own `python3` (`buildah run`), so it is no job command and must run on Python >= 3.8 with the
 standard library only.
 
-    python3 image_sbom.py IMAGE_NAME TAG > image-sbom.cdx.json
+    python3 image_sbom.py IMAGE_NAME TAG [OUTPUT]
 
-Exit status 0 with the SBOM on stdout; 3 when the interpreter is older than 3.8 (no `importlib.metadata`: the
-caller warns and goes on without an SBOM); anything else is a failure.
+Exit status 0 with the SBOM in the file OUTPUT, or on stdout without it (image_build.sh passes a file: buildah
+1.28's chroot `run` was seen here to drop a quickly exiting process's output under load); 3 when the interpreter
+is older than 3.8 (no `importlib.metadata`: the caller warns and goes on without an SBOM); anything else is a
+failure.
 """
 
 # Python 3.7 must still reach the version check below, so only syntax it parses is used here; 3.8 and older read
@@ -114,15 +116,21 @@ def bom(image: str, tag: str, path: list[str]) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    """Print the SBOM of image argv[0] at tag argv[1]; 2 on a usage error, TOO_OLD before Python 3.8."""
-    if len(argv) != 2:
-        sys.stderr.write("usage: image_sbom.py IMAGE_NAME TAG\n")
+    """Write the SBOM of image argv[0] at tag argv[1] to the file argv[2] (stdout without it); 2 on a usage error,
+    TOO_OLD before Python 3.8."""
+    if len(argv) not in (2, 3):
+        sys.stderr.write("usage: image_sbom.py IMAGE_NAME TAG [OUTPUT]\n")
         return 2
     if sys.version_info < (3, 8):
         return TOO_OLD
     # sys.path[0] is this file's folder (a mount point), not part of the image's environment.
     path = [entry for entry in sys.path[1:] if entry]
-    sys.stdout.write(json.dumps(bom(argv[0], argv[1], path), indent=2) + "\n")
+    text = json.dumps(bom(argv[0], argv[1], path), indent=2) + "\n"
+    if len(argv) == 3:
+        with open(argv[2], "w", encoding="utf-8") as output:  # noqa: PTH123 - the image's Python may be 3.7
+            output.write(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -17,7 +17,10 @@ from pathlib import Path
 
 LIBRARY = Path(__file__).resolve().parents[2] / "python_ci"
 # What a job's image has besides the tools under test (coreutils, grep): linked into a PATH of the test's own.
-BASE_TOOLS = ("sh", "grep", "tr", "tee", "mktemp", "date", "cat", "rm", "tail", "sort", "sleep", "printf", "sed", "cp")
+BASE_TOOLS = (
+    *("sh", "grep", "tr", "tee", "mktemp", "date", "cat", "rm", "tail", "sort", "sleep", "printf"),
+    *("sed", "cp", "mv"),
+)
 
 
 @dataclass(frozen=True)

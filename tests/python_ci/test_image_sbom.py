@@ -126,11 +126,12 @@ def test_components_skip_broken_metadata_and_sort_by_name(tmp_path: Path) -> Non
     ]
 
 
-def test_main_prints_the_bom_and_refuses_a_wrong_call(capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_writes_the_bom_and_refuses_a_wrong_call(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert image_sbom.main(["only-one"]) == 2
-    assert "usage: image_sbom.py IMAGE_NAME TAG" in capsys.readouterr().err
-    assert image_sbom.main(["r.example/x", "t"]) == 0
-    bom = json.loads(capsys.readouterr().out)
+    assert "usage: image_sbom.py IMAGE_NAME TAG [OUTPUT]" in capsys.readouterr().err
+    assert image_sbom.main(["r.example/x", "t", str(tmp_path / "out.json")]) == 0
+    assert capsys.readouterr().out == ""
+    bom = json.loads((tmp_path / "out.json").read_text())
     assert bom["specVersion"] == "1.5"
     assert "pytest" in {component["name"] for component in bom["components"]}
     assert bom["metadata"]["properties"][1]["value"] == ".".join(map(str, sys.version_info[:3]))

@@ -2,13 +2,13 @@
 
     .venv/bin/python scripts/profile_request.py [--requests 1500] [--repeat 5] [--callgrind]
 
-Each app runs in a child process with the benchmark's settings (prod, X-Token, text logs to stderr, no file)
-and is called as an ASGI app with a minimal scope, the benchmark's 500-byte body and its token; a server's
-own cost is the same for both apps, so it is left out. Rows: microseconds of CPU per request
-(`time.process_time`, every thread, best of `--repeat` runs after a warm-up) and, with `--callgrind`,
-instructions per request under valgrind's callgrind (only the requests count, not the imports or
-the warm-up), which the machine's load does not change. Printed: bare, service,
-service / bare. The service's log lines go to /dev/null (stderr), as cheap a sink as a pipe to a collector.
+Both apps run in one child process with the benchmark's settings (prod, X-Token, text logs to stderr, no
+file) and are called as ASGI apps with a minimal scope, the benchmark's body (~500 characters of text) and
+its token; a server's own cost is the same for both apps, so it is left out. Rows: microseconds of CPU per
+request (`time.process_time`, every thread, best of `--repeat` runs per app, the apps taking turns after a
+warm-up) and, with `--callgrind`, instructions per request under valgrind's callgrind (only the timed
+requests count, not the imports or the warm-up), which the machine's load does not change. Printed: bare,
+service, service / bare. The service's log lines go to /dev/null through its stderr sink.
 """
 
 import argparse
@@ -82,52 +82,61 @@ def requests_for(module: str) -> Requests:
     return run
 
 
-def child(name: str, requests: int, repeat: int) -> None:
-    """Run in the child: warm up, then print the best CPU microseconds per request over `repeat` runs.
+def child(requests: int, repeat: int) -> None:
+    """Run in the child: warm both apps up, then time them in turn; print each one's best CPU us/request.
 
-    Each timed run is bracketed by `os.getppid()` calls: callgrind's `--dump-before=getppid` writes the
-    instructions of exactly that stretch into a dump of its own.
+    Both apps live in this one process and take turns, so that a change in the machine's load or in this
+    process's memory layout hits both. Each timed run is bracketed by `os.getppid()` calls: callgrind's
+    `--dump-before=getppid` writes the instructions of exactly that stretch into a dump of its own.
     """
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-    run = requests_for(APPS[name])
+    runs = {name: requests_for(module) for name, module in APPS.items()}
+    best = dict.fromkeys(APPS, float("inf"))
     with asyncio.Runner() as runner:
-        runner.run(run(WARM_UP))
-        best = float("inf")
+        for run in runs.values():
+            runner.run(run(WARM_UP))
         for _ in range(repeat):
-            os.getppid()
-            started = time.process_time()
-            runner.run(run(requests))
-            best = min(best, (time.process_time() - started) / requests * 1e6)
-            os.getppid()
-    print(f"{best:.1f}")
+            for name, run in runs.items():
+                os.getppid()
+                started = time.process_time()
+                runner.run(run(requests))
+                best[name] = min(best[name], (time.process_time() - started) / requests * 1e6)
+                os.getppid()
+    print(" ".join(f"{best[name]:.1f}" for name in APPS))
 
 
-def cpu_us(name: str, requests: int, repeat: int) -> float:
-    """CPU microseconds per request of one app, measured in a child process."""
-    argv = [sys.executable, __file__, "--child", name, "--requests", str(requests), "--repeat", str(repeat)]
-    done = subprocess.run(argv, env=child_env(), capture_output=True, text=True, check=True, cwd=PROJECT_DIR)
-    return float(done.stdout.split()[-1])
+def child_argv(requests: int, repeat: int) -> list[str]:
+    return [sys.executable, __file__, "--child", "--requests", str(requests), "--repeat", str(repeat)]
+
+
+def cpu_us(requests: int, repeat: int) -> dict[str, float]:
+    """CPU microseconds per request of each app, measured in one child process."""
+    done = subprocess.run(
+        child_argv(requests, repeat),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_DIR,
+    )
+    return dict(zip(APPS, map(float, done.stdout.split()), strict=True))
 
 
 def instructions_per_request(requests: int) -> dict[str, float]:
-    """Instructions per request of each app: one child per app under callgrind, both at once.
+    """Instructions per request of each app: one child under callgrind, one timed run of each app.
 
-    Only the timed stretch counts (the dump between the two `getppid` calls); imports and warm-up do not.
+    Only the timed runs count (the dumps between their `getppid` calls: 2 for the first app, 4 for the
+    second); imports and warm-up do not.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        children: dict[str, subprocess.Popen[bytes]] = {}
-        for name in APPS:
-            argv = ["valgrind", "--tool=callgrind", "--dump-before=getppid"]
-            argv += [f"--callgrind-out-file={tmp}/{name}.out", sys.executable, __file__]
-            argv += ["--child", name, "--requests", str(requests), "--repeat", "1"]
-            children[name] = subprocess.Popen(
-                argv, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_DIR
-            )
+        out = Path(tmp) / "callgrind.out"
+        argv = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}"]
+        subprocess.run(
+            argv + child_argv(requests, 1), env=child_env(), capture_output=True, check=True, cwd=PROJECT_DIR
+        )
         per_request: dict[str, float] = {}
-        for name, process in children.items():
-            if process.wait() != 0:
-                raise RuntimeError(f"callgrind run of the {name} app failed")
-            dump = (Path(tmp) / f"{name}.out.2").read_text()
+        for index, name in enumerate(APPS):
+            dump = out.with_name(f"{out.name}.{2 * index + 2}").read_text()
             totals = re.search(r"^(?:summary|totals): (\d+)", dump, re.MULTILINE)
             if totals is None:
                 raise RuntimeError("no instruction total in callgrind's output")
@@ -146,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per app; the best counts")
     parser.add_argument("--callgrind", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--callgrind-requests", type=int, default=200, help="requests per callgrind run")
-    parser.add_argument("--child", choices=APPS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.requests, args.repeat)
+        child(args.requests, args.repeat)
         return 0
     print(f"POST /v1/analyze ({len(BODY_BYTES)} B), in-process, no server")
-    bare, service = (cpu_us(name, args.requests, args.repeat) for name in APPS)
-    print(row(f"CPU us/request (best of {args.repeat})", bare, service, "us"), flush=True)
+    cpu = cpu_us(args.requests, args.repeat)
+    print(row(f"CPU us/request (best of {args.repeat})", cpu["bare"], cpu["service"], "us"), flush=True)
     if args.callgrind:
         if shutil.which("valgrind") is None:
             print("valgrind is not installed (Debian package valgrind)", file=sys.stderr)

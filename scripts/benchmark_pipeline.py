@@ -54,7 +54,7 @@ import yaml
 
 from scripts import cache_transport
 from scripts.cache_transport import Transport
-from scripts.containers import DOCKER, default_engine, template_default
+from scripts.containers import DOCKER, default_engine, stopped_after, template_default
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
 from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
 from scripts.validate import as_map, is_list
@@ -537,6 +537,12 @@ def _comparison(make: Callable[[], str], base: Path, output: Path | None) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark; an engine it had to start is stopped when it ends (`scripts.containers.stopped_after`)."""
+    with stopped_after():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_pipeline", description=__doc__)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) to this file")
     parser.add_argument(

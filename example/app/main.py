@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, routes=app.router.routes, quiet_paths=quiet
     )
     # The routers' routes go into the app's own list instead of through `include_router`: FastAPI matches
-    # an included router's routes through a lazy layer of its own on every request (~10 % of a POST's CPU).
+    # an included router's routes through a lazy layer of its own on every request (~85k instructions, ~3 %
+    # of a POST).
     app.router.routes.extend(health.build_router(app).routes)
     # Authenticated as built: every domain route gets the token check.
     app.router.routes.extend(analyze.build_router(settings.api_prefix, [TokenDep], app).routes)

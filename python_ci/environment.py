@@ -121,6 +121,19 @@ def _workspace_lock(project: Path, root: Path) -> Source | None:
     return None
 
 
+def workspace_cache_hint(source: Source, root: Path, project: Path, job_name: str) -> str:
+    """One line for a uv workspace member's job: the lock it installs, and the one-line override that keys the job's
+    cache on that lock. The components' `cache:key:files` name the lock files in `project_dir` (GitLab allows two,
+    without variables), which a member does not have, so its key is GitLab's fallback until the consumer names the
+    workspace's lock; the cache is a mapping, so the override merges into it (GitLab's deep merge of includes)."""
+    lock = Path(os.path.relpath(project / source.files[0], root)).as_posix()
+    job = re.sub(r": \[.*\]$", "", job_name)  # a parallel:matrix instance's name is the job's plus its values
+    return (
+        f"workspace member {source.member}: installing the workspace's {lock}; to key this job's cache on it, "
+        f"set `{job}: {{cache: {{key: {{files: [{lock}]}}}}}}` in .gitlab-ci.yml"
+    )
+
+
 def stamp(source: Source, project: Path, settings: str) -> str:
     """The SHA-256 (hex) of `settings` (Python version, left-out packages, tool), the source's kind and its files'
     bytes; for poetry also the project's path, since poetry writes absolute paths into the environment."""
@@ -276,6 +289,8 @@ def prepare(root: Path, project: Path) -> Path:
         say("environment", f"{tool} {version} ({why})")
     exclude = words(variable("PYCI_EXCLUDE", ""))
     source = detect(project, words(variable("PYCI_REQUIREMENTS", "")), root)
+    if source.member:
+        say("environment", workspace_cache_hint(source, root, project, variable("CI_JOB_NAME", "job")))
     chosen = selection()
     venv = project / ".venv"
     expected = stamp(source, project, f"{python}|{' '.join(exclude)}|{package}=={version}|{chosen!r}")

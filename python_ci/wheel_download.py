@@ -79,10 +79,13 @@ def fetch_all(fetcher: Fetcher, pins: list[Pin], targets: list[str], pythons: li
         for target in targets:
             wanted = applicable(pins, target, python)
             problem = fetcher.download(wanted, target, python)
-            say("wheelhouse", f"cp{python} {target}: {len(wanted)} pins: {problem or 'ok'}")
             if problem is None:
+                say("wheelhouse", f"cp{python} {target}: {len(wanted)} pins: ok")
                 continue
-            found = fetcher.offenders(wanted, target, python) or [("(all pins together)", problem)]
+            say("wheelhouse", f"cp{python} {target}: {len(wanted)} pins: pip failed ({problem}); trying each alone")
+            found = fetcher.offenders(wanted, target, python)
+            say("wheelhouse", f"cp{python} {target}: {len(found)} of {len(wanted)} pins fail alone")
+            found = found or [("(all pins together)", problem)]
             offenders += [(spec, target, f"cp{python}", why) for spec, why in found]
     if offenders:
         width = max(len(o[0]) for o in offenders)

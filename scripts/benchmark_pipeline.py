@@ -2,12 +2,17 @@
 
     python -m scripts.benchmark_pipeline [--output docs/benchmark.md] [--concurrency N] [--executor docker|shell]
     python -m scripts.benchmark_pipeline --cache-variants [--output docs/benchmark-cache.md]
+    python -m scripts.benchmark_pipeline --executors ROUNDS [--output docs/benchmark-executors.md]
 
 `--cache-variants` instead compares, per job and in one run, what each job caches: its environment (`.venv`, the
 components' default), uv's download cache (`.cache/uv`), or nothing; each variant primed once, then run warm. Each
 job's overhead counts a GitLab runner's cache transport (scripts/cache_transport.py: the zip archive of the job's
 cache paths, made after the job when they changed, extracted before it), in place of gitlab-ci-local's directory
 copy. It also times, in the stand-in `python:X.Y-slim` image, the ways a job can get uv when the image has none.
+
+`--executors ROUNDS` instead runs the whole pipeline warm with the docker executor (each job in its image, as a
+GitLab runner's docker executor runs it) and with the shell executor, alternating, and prints each round's wall
+times and the median ratio against the target (docker <= 1.5 x shell).
 
 Runs of gitlab-ci-local (shell executor, shell isolation) on the same copy of the working tree, one after the other
 in this process, so the ratios compare like with like on a noisy machine. First, for the per-job split, each job
@@ -40,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +54,7 @@ import yaml
 
 from scripts import cache_transport
 from scripts.cache_transport import Transport
-from scripts.containers import DOCKER, default_engine, template_default
+from scripts.containers import DOCKER, default_engine, stopped_after, template_default
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
 from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
 from scripts.validate import as_map, is_list
@@ -475,7 +480,69 @@ def compare_cache_variants(base: Path, reports: Path, executor: tuple[Executor, 
     return "\n".join(lines)
 
 
+# --- the docker executor against the shell executor -------------------------------------------------------
+
+EXECUTOR_TARGET = 1.5  # the warm container pipeline's wall time, at most this many times the shell executor's
+
+
+def compare_executors(base: Path, reports: Path, rounds: int) -> str:
+    """The repository's whole pipeline, warm, with the docker executor (each job in its image) and with the shell
+    executor, alternating for `rounds` rounds after one priming run each (separate caches), so both see the same
+    load; the markdown report with each round's wall times, the median ratio and the target
+    (`EXECUTOR_TARGET`). Raises SystemExit when no engine can run here."""
+    docker = choose_executor("docker")
+    shell = choose_executor("shell")
+    executors = {"docker": docker, "shell": shell}
+    for kind, chosen in executors.items():
+        _run(f"{kind}: prime", base / f"{kind}-prime", reports, cache=base / f"cache-{kind}", executor=chosen)
+    walls: dict[str, list[float]] = {kind: [] for kind in executors}
+    failed: dict[str, list[str]] = {kind: [] for kind in executors}
+    for round_ in range(rounds):
+        # Alternate which goes first: a load that rises or falls during a round then favours neither.
+        order = list(executors) if round_ % 2 == 0 else list(reversed(executors))
+        for kind in order:
+            run = _run(f"{kind}: warm #{round_ + 1}", base / f"{kind}-{round_}", reports,
+                       cache=base / f"cache-{kind}", executor=executors[kind])  # fmt: skip
+            walls[kind].append(run.wall_seconds)
+            failed[kind] += [job.name for job in run.jobs if job.status == "FAIL"]
+    ratios = sorted(d / s for d, s in zip(walls["docker"], walls["shell"], strict=True))
+    median = ratios[len(ratios) // 2]
+    lines = [
+        f"{os.cpu_count()} CPU(s); load average {os.getloadavg()[0]:.1f} at the end",
+        "",
+        "| round | docker executor (s) | shell executor (s) | docker / shell |",
+        "|---:|---:|---:|---:|",
+    ]
+    for i, (d, s_) in enumerate(zip(walls["docker"], walls["shell"], strict=True)):
+        lines.append(f"| {i + 1} | {d:.1f} | {s_:.1f} | {d / s_:.2f} |")
+    verdict = "met" if median <= EXECUTOR_TARGET and not any(failed.values()) else "MISSED"
+    lines += [
+        "",
+        f"- median docker / shell: {median:.2f} (target <= {EXECUTOR_TARGET}): {verdict}; failed jobs: "
+        f"docker {failed['docker'] or 'none'}, shell {failed['shell'] or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def _comparison(make: Callable[[], str], base: Path, output: Path | None) -> int:
+    """Run one comparison (`make` returns its markdown), print it and write it to `output`; `base` is removed."""
+    try:
+        table = make()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(table, flush=True)
+    if output:
+        output.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark; an engine it had to start is stopped when it ends (`scripts.containers.stopped_after`)."""
+    with stopped_after():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_pipeline", description=__doc__)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) to this file")
     parser.add_argument(
@@ -493,21 +560,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache-variants", action="store_true", help="compare caching the .venv, uv's cache and nothing (see above)"
     )
+    parser.add_argument(
+        "--executors",
+        type=int,
+        metavar="ROUNDS",
+        help="instead: the warm pipeline with the docker and the shell executor, alternating, ROUNDS rounds",
+    )
     args = parser.parse_args(argv)
     os.environ.pop("UV_CACHE_DIR", None)  # jobs must use their own `cache:` folders, not a shared host cache
     base = Path(tempfile.mkdtemp(prefix="python-ci-benchmark-"))
     load_before = os.getloadavg()[0]
+    if args.executors:
+        return _comparison(lambda: compare_executors(base, base / "reports", args.executors), base, args.output)
     executor = choose_executor(args.executor)
     print(f"benchmark: {executor[0].kind} executor ({executor[1]})", file=sys.stderr, flush=True)
     if args.cache_variants:
-        try:
-            table = compare_cache_variants(base, base / "reports", executor)
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
-        print(table, flush=True)
-        if args.output:
-            args.output.write_text(table + "\n", encoding="utf-8")
-        return 0
+        return _comparison(lambda: compare_cache_variants(base, base / "reports", executor), base, args.output)
     try:
         cache = base / "cache"
         reports = base / "reports"

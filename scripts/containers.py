@@ -213,9 +213,18 @@ def _stop(pid: int, timeout: float = 30) -> None:
         os.kill(pid, signal.SIGTERM)  # dockerd stops its containers and its containerd itself
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            _reap(pid)
             os.kill(pid, 0)
             time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid`'s exit status if it is this process's child (the engine `up` started in this process), so an
+    exited dockerd does not linger as a zombie that still answers `kill(pid, 0)`."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def down(engine: Engine) -> bool:
@@ -226,6 +235,20 @@ def down(engine: Engine) -> bool:
     _stop(pid)
     _unmount_below(engine.dir)
     return True
+
+
+@contextlib.contextmanager
+def stopped_after(engine: Engine | None = None) -> Generator[None, None, None]:
+    """Run the body, then stop `engine` (default: `default_engine()`) by its PID if it was not running before: the
+    process that started the engine stops it, and one that found it running (a developer's `up`, another run)
+    leaves it as it was."""
+    engine = engine or default_engine()
+    was_running = engine.pid() is not None
+    try:
+        yield
+    finally:
+        if not was_running and engine.pid() is not None:
+            down(engine)
 
 
 def _unmount_below(folder: Path) -> None:

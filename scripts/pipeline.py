@@ -49,7 +49,7 @@ from typing import Any
 
 import yaml
 
-from scripts.containers import ready
+from scripts.containers import ready, stopped_after
 from scripts.local_registry import release_storage, scratch_dir, write_storage_conf
 from scripts.localci import (
     HOST_CA_BUNDLE,
@@ -509,6 +509,12 @@ def _pairs(values: Sequence[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The main command; an engine it had to start is stopped when it ends (`scripts.containers.stopped_after`)."""
+    with stopped_after():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.pipeline", description="Run .gitlab-ci.yml locally.")
     parser.add_argument("--tag", help="simulate a tag pipeline (sets CI_COMMIT_TAG, e.g. v1.2.3 or 1.2.3)")
     parser.add_argument("--job", action="append", default=[], help="run only this job (repeatable)")

@@ -785,13 +785,27 @@ def _check_pipeline(doc: Document, report: _Report, catalog: Catalog) -> None:
         report.add(where, what)
     includes = _Includes(report, catalog)
     includes.merge(doc.path, body, "")
-    includes.config.update({k: v for k, v in body.items() if k != "include"})
+    deep_merge(includes.config, {k: v for k, v in body.items() if k != "include"})
     pipeline, problems = pipeline_jobs.build(includes.config, stages_known=includes.stages_known)
     found, unchecked = pipeline_jobs.check(pipeline, complete=includes.complete)
     for rule in [*problems, *found]:
         report.add(rule.where, rule.what)
     for rule in unchecked:
         report.skip(rule.where, rule.what)
+
+
+def deep_merge(into: dict[str, Any], later: Mapping[str, Any]) -> None:
+    """Merge `later` into `into` as GitLab merges an included file with the files after it: mappings key by key,
+    at any depth; any other value (a list included) replaces the earlier one (GitLab docs, "Use CI/CD configuration
+    from other files": merge method for `include`)."""
+    for key, value in later.items():
+        earlier = into.get(key)
+        if is_map(earlier) and is_map(value):
+            merged = dict(earlier)
+            deep_merge(merged, value)
+            into[key] = merged
+        else:
+            into[key] = value
 
 
 @dataclass
@@ -834,7 +848,7 @@ class _Includes:
                 kind = next((k for k in ("remote", "project", "template") if k in entry), "include")
                 self.report.skip(f"{where} ({kind}: {entry.get(kind)})", "not a file of this checkout")
             if is_map(rendered):
-                self.config.update({k: v for k, v in rendered.items() if k != "include"})
+                deep_merge(self.config, {k: v for k, v in rendered.items() if k != "include"})
             else:
                 self.complete = False
                 self.stages_known = self.stages_known and "component" in entry  # components set no `stages`

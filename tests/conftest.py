@@ -7,10 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from scripts.containers import stopped_after
 from tests.engine import docker_unavailable
 
 # Fixture projects carry their own tests (run inside pipelines, on purpose failing for some): never collect them here.
 collect_ignore = ["fixtures"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def container_engine() -> Iterator[None]:
+    """The local engine that the first `docker` test starts is stopped by its PID when the session ends; one that
+    was running before the session (a developer's `python -m scripts.containers up`) stays up."""
+    with stopped_after():
+        yield
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -4,7 +4,9 @@ and a change to what it was made from (here the requirements) makes it start afr
 Three runs of the mypy component on a small requirements project, each in a new repository at a new path that
 starts from the engine cache the previous run saved, as a runner restores `cache:` into another build dir."""
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,51 @@ def test_changed_requirements_start_afresh_and_drop_what_was_removed(runs: list[
     assert "iniconfig" not in installed
     stamps = [(_venv(run.repo) / ".python-ci-stamp").read_text() for run in runs[1:]]
     assert stamps[0] != stamps[1]
+
+
+# --- a uv workspace member (issue 11, item 5) ------------------------------------------------------------------
+# The member svc has no lock of its own: the default key files (svc/uv.lock, svc/poetry.lock) do not follow the
+# workspace's uv.lock. The one-line override the job's log prints merges into the component's cache mapping and
+# keys it on the lock that exists. Two repositories whose uv.lock differs, each with the job twice: the override's
+# key changes with the lock, the default's does not.
+WORKSPACE = Path(__file__).parent / "fixtures" / "wheelhouse-workspace"
+OVERRIDE = "\nmypy:\n  cache:\n    key:\n      files: [uv.lock]\n"
+
+
+def _workspace_files(where: Path) -> dict[str, str]:
+    shutil.copytree(WORKSPACE, where)
+    subprocess.run(["uv", "lock", "--quiet", "--python", "3.11"], cwd=where, check=True, env=_without_virtualenv())
+    return {p.relative_to(where).as_posix(): p.read_text() for p in where.rglob("*") if p.is_file()}
+
+
+def _without_virtualenv() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
+    files = _workspace_files(tmp_path_factory.mktemp("ws") / "ws")
+    inputs = {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["--ignore-missing-imports", "svc"]}
+    ci = include([("mypy", inputs), ("mypy", {**inputs, "job_name": "mypy-default"})]) + OVERRIDE
+    runs = []
+    for lock in (files["uv.lock"], files["uv.lock"] + "\n# the lock changed\n"):
+        repo = make_repo(tmp_path_factory.mktemp("member"), ci_yaml=ci, files={**files, "uv.lock": lock})
+        runs.append(run_pipeline(repo, env=shared_cache_env()))
+    return runs
+
+
+def _key(run: PipelineRun, job: str) -> str:
+    (key,) = [p.name for p in (run.repo / CACHE).iterdir() if f"python-ci-venv-{job}-py3.11-" in p.name]
+    return key
+
+
+def test_a_members_cache_follows_the_workspace_lock_with_the_override_its_log_prints(
+    members: list[PipelineRun],
+) -> None:
+    for run in members:
+        assert run.statuses == {"mypy": "PASS", "mypy-default": "PASS"}, run.output
+        assert "`mypy-default: {cache: {key: {files: [uv.lock]}}}` in .gitlab-ci.yml" in run.log("mypy-default")
+        assert "uv.lock -> uv sync --locked --inexact --package svc" in run.log("mypy")
+    first, second = members
+    assert _key(first, "mypy") != _key(second, "mypy")
+    assert _key(first, "mypy-default") == _key(second, "mypy-default")

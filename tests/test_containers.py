@@ -6,7 +6,9 @@ The first tests need nothing; those marked `docker` start the engine and build t
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,26 @@ def test_a_component_runs_in_its_default_image_with_the_docker_executor(tmp_path
     assert "ruff starting python:3.12-slim (test)" in run.output
     assert "ruff copied to /usr/bin/docker volumes" in run.output
     assert "All checks passed!" in run.log("ruff")
+
+
+@pytest.mark.docker
+def test_an_engine_is_stopped_by_whoever_started_it_and_left_running_otherwise() -> None:
+    """The main command, the benchmark and the test session wrap their work in `stopped_after`: an engine they
+    started stops (by its PID) when they end; one they found running stays up."""
+    # A short path: containerd's sockets under it must fit a socket address (108 bytes).
+    engine = containers.Engine(Path(tempfile.mkdtemp(prefix="engine-", dir="/tmp")))
+    try:
+        with containers.stopped_after(engine):
+            pid = containers.up(engine).pid()
+            assert pid is not None
+        assert engine.pid() is None
+        assert not Path(f"/proc/{pid}").exists()
+    finally:
+        containers.down(engine)
+        shutil.rmtree(engine.dir, ignore_errors=True)
+    running = containers.default_engine()
+    before = running.pid()
+    assert before is not None  # the `docker` marker started it for this session
+    with containers.stopped_after(running):
+        pass
+    assert running.pid() == before

@@ -432,3 +432,18 @@ def test_a_part_switched_off_adds_no_job(tmp_path: Path) -> None:
     assert [p.split(": ", 1)[1] for p in validate_path(path)] == ["smoke.needs: smoke job: undefined need: image-build"]
     path.write_text(text.replace("      image: false\n", ""))
     assert validate_path(path) == []
+
+
+def test_a_job_override_merges_into_the_included_job_as_gitlab_deep_merges(tmp_path: Path) -> None:
+    """A consumer keys a workspace member's cache on the workspace lock with one nested key (README, uv
+    workspaces): GitLab merges it into the component's job, which keeps its matrix, script and the rest, so a job
+    that needs one of its variants is still valid."""
+    include = "  - component: $CI_SERVER_FQDN/python-ci/catalog/pytest@1.0.0\n    inputs: {project_dir: svc}\n"
+    report = (
+        "report:\n  stage: deploy\n  script: [x]\n"
+        '  needs: [{job: pytest, parallel: {matrix: [{PYTHON_VERSION: "3.12"}]}}]\n'
+    )
+    override = "pytest:\n  cache:\n    key:\n      files: [uv.lock]\n"
+    assert _py_pipeline(tmp_path, include + report + override) == []
+    (problem,) = _py_pipeline(tmp_path, include + report.replace("3.12", "3.99") + override)
+    assert "report" in problem

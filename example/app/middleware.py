@@ -59,6 +59,7 @@ class RequestContextMiddleware:
         # Successful requests to these paths (the probes) get no access line: an orchestrator calls them
         # every few seconds per instance, and their lines would drown the rest. Failures are still logged.
         self.quiet_paths = quiet_paths
+        self.too_large = f"request body is larger than {max_body_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +83,6 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        too_large = f"request body is larger than {self.max_body_bytes} bytes"
         received = 0
 
         async def receive_limited() -> Message:
@@ -93,7 +93,7 @@ class RequestContextMiddleware:
                 if received > self.max_body_bytes:
                     # An HTTPException, because FastAPI turns any other error while reading the body into
                     # a 400; the app's handler makes it a problem+json 413.
-                    raise HTTPException(413, detail=too_large, headers=CLOSE)
+                    raise HTTPException(413, detail=self.too_large, headers=CLOSE)
             return message
 
         method: str = scope["method"]
@@ -120,14 +120,10 @@ class RequestContextMiddleware:
             finally:
                 if status >= 400 or path not in self.quiet_paths:
                     elapsed_ms = (time.perf_counter() - started) * 1000
-                    logger.info(
-                        'access "{} {} HTTP/{}" {} {:.1f}ms',
-                        method,
-                        path,
-                        scope.get("http_version", "1.1"),
-                        status,
-                        elapsed_ms,
-                    )
+                    version = scope.get("http_version", "1.1")
+                    # Formatted here, with no arguments for loguru: it then skips its own `str.format`
+                    # of the message, and braces in the path stay text.
+                    logger.info(f'access "{method} {path} HTTP/{version}" {status} {elapsed_ms:.1f}ms')
 
     def answer_before_the_app(
         self, scope: Scope, headers: dict[bytes, bytes], request_id: str
@@ -154,7 +150,7 @@ class RequestContextMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             # Refused before the app reads a byte of it.
-            return problem(413, f"request body is larger than {self.max_body_bytes} bytes", CLOSE)
+            return problem(413, self.too_large, CLOSE)
         if method in WITH_CONTENT and (refusal := unsupported_content(headers)):
             return problem(415, *refusal)
         return None

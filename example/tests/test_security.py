@@ -1,9 +1,10 @@
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.main import create_app
 from app.problems import PROBLEM_JSON
-from app.security import UNAUTHORIZED_DETAIL, token_matches
+from app.security import UNAUTHORIZED_DETAIL, require_token, token_matches
 from tests.conftest import TOKEN, SettingsFactory
 
 pytestmark = pytest.mark.anyio
@@ -97,3 +98,14 @@ async def test_docs_absent_in_prod(make_settings: SettingsFactory) -> None:
 )
 def test_token_matches(given: str, expected: str, match: bool) -> None:
     assert token_matches(given, expected) is match
+
+
+async def test_dependency_overrides_reach_the_routes(app: FastAPI, client: httpx.AsyncClient) -> None:
+    # The routes are built into the app's own list (app/main.py), not included: the app's
+    # dependency_overrides (how a test or a consumer swaps the token check) must still apply to them.
+    async def allow() -> None:
+        return None
+
+    assert (await client.post("/v1/analyze", json=BODY)).status_code == 401
+    app.dependency_overrides[require_token] = allow
+    assert (await client.post("/v1/analyze", json=BODY)).status_code == 200

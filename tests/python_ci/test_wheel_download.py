@@ -39,7 +39,9 @@ def test_an_unreachable_index_is_named_as_such_not_as_a_missing_wheel(
     assert problem.startswith("index unreachable:"), problem
 
 
-def test_wheels_are_fetched_per_target_and_every_gap_is_named(tmp_path: Path, pip_env: None) -> None:
+def test_wheels_are_fetched_per_target_and_every_gap_is_named(
+    tmp_path: Path, pip_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     """six has a universal wheel; docopt has only an sdist, so it is missing for every target and Python."""
     dest = tmp_path / "wheels"
     dest.mkdir()
@@ -57,6 +59,10 @@ def test_wheels_are_fetched_per_target_and_every_gap_is_named(tmp_path: Path, pi
         ["docopt==0.6.2", "manylinux_2_28_x86_64", "cp3.12", "no", "wheel"],
     ]
     assert "nothing was packed" in str(caught.value)
+    # The log counts the pins that lack a wheel, not every pin of the failed download.
+    log = capsys.readouterr().err
+    assert "cp3.12 manylinux_2_28_x86_64: 2 pins: pip failed (no wheel); trying each alone" in log
+    assert "cp3.12 manylinux_2_28_x86_64: 1 of 2 pins fail alone" in log
 
 
 def test_no_pins_means_no_download(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ from app.build_info import BuildInfo
 from app.problems import Problem, instance_of, problem_response, request_id_of
 from app.readiness import Readiness
 
-router = APIRouter(tags=["health"])
-
 
 class Status(BaseModel):
     status: str
@@ -31,13 +29,11 @@ async def get_build_info(request: Request) -> BuildInfo:
 _LIVE = b'{"status":"ok"}'
 
 
-@router.get("/livez", response_model=Status)
 async def livez() -> Response:
     """The process answers: restart it if this fails."""
     return Response(_LIVE, media_type="application/json")
 
 
-@router.get("/readyz", response_model=Status, responses={503: {"model": Problem}})
 async def readyz(
     request: Request, readiness: Annotated[Readiness, Depends(get_readiness)]
 ) -> Status | JSONResponse:
@@ -52,7 +48,17 @@ async def readyz(
     )
 
 
-@router.get("/version")
 async def version(info: Annotated[BuildInfo, Depends(get_build_info)]) -> BuildInfo:
     """The build this process runs ("unknown" fields when the build was not stamped)."""
     return info
+
+
+def build_router(overrides: object) -> APIRouter:
+    """The probes' and /version's routes; `overrides` is the app (its `dependency_overrides` apply)."""
+    router = APIRouter(tags=["health"], dependency_overrides_provider=overrides)
+    router.add_api_route("/livez", livez, methods=["GET"], response_model=Status)
+    router.add_api_route(
+        "/readyz", readyz, methods=["GET"], response_model=Status, responses={503: {"model": Problem}}
+    )
+    router.add_api_route("/version", version, methods=["GET"])
+    return router

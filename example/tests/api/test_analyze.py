@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from app.api.analyze import MAX_TEXT_CHARS, MAX_TOP_K
+from app.api.analyze import MAX_TEXT_CHARS, MAX_TOP_K, AnalyzeResponse
 from app.main import MAX_BODY_BYTES
 from app.problems import PROBLEM_JSON, VALIDATION_TYPE
 
@@ -20,6 +20,20 @@ async def test_analyze_mixed_korean_and_english(client: httpx.AsyncClient, auth:
         "scripts": {"hangul": 3, "letters": 4},
         "keywords": [{"token": "fastapi", "count": 2}, {"token": "서울", "count": 2}],
     }
+
+
+async def test_analyze_body_is_exactly_the_documented_model(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    # The route writes its JSON without the model (app/api/analyze.py): the body must still be the model's
+    # serialisation byte for byte, fields in the model's order, nothing more.
+    body = {"text": "FastAPI를 배웠다. 2026년 漢字 and café!", "top_k": 3}
+    response = await client.post("/v1/analyze", json=body, headers=auth)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    model = AnalyzeResponse.model_validate_json(response.content, strict=True)
+    assert model.model_dump_json().encode() == response.content
+    assert list(response.json()) == list(AnalyzeResponse.model_fields)
 
 
 async def test_analyze_default_top_k_is_10(client: httpx.AsyncClient, auth: dict[str, str]) -> None:

@@ -331,6 +331,21 @@ def test_the_command_line_carries_every_input(tmp_path: Path, project: Path) -> 
     assert (project / "image-build.env").read_text().startswith(f"IMAGE_REF={ref}\n")
 
 
+def test_a_bare_exit_status_from_the_sbom_run_is_tried_once_more_then_fails(tmp_path: Path, project: Path) -> None:
+    # What buildah 1.28's chroot `run` left of a failed run when it lost the process's own output (seen under load).
+    log = tmp_path / "buildah.log"
+    bare = "subprocess exited with status 1\nError: exit status 1"
+    recorder(tmp_path / "bin", "buildah", log, {"from": (0, ""), "run": (1, bare)})
+    result = run_script("image_build", _env("r.example", PATH=f"{tmp_path / 'bin'}:{host_path()}"), project)
+    assert result.returncode == 1
+    _one_line(result, "image SBOM: python3 in the image failed (exit 1): Error: exit status 1; nothing was pushed")
+    # The recorder logs `--` as its separator: `run ... -- python3 ...` arrives in two parts; the buildah calls
+    # are those starting with the storage driver.
+    subcommands = [call[2] for call in calls(log) if call[0] == "--storage-driver"]
+    assert subcommands == ["info", "build", "from", "run", "run", "rm"]
+    assert not (project / "image-build.env").exists()
+
+
 def test_the_unshare_error_is_recognised_in_the_probe_and_never_retried(tmp_path: Path, project: Path) -> None:
     # What buildah 1.28 prints as root without CAP_SYS_ADMIN under Docker's default seccomp profile.
     log = tmp_path / "buildah.log"

@@ -107,7 +107,7 @@ def members(tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
     files = _workspace_files(tmp_path_factory.mktemp("ws") / "ws")
     inputs = {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["--ignore-missing-imports", "svc"]}
     ci = include([("mypy", inputs), ("mypy", {**inputs, "job_name": "mypy-default"})]) + OVERRIDE
-    runs = []
+    runs: list[PipelineRun] = []
     for lock in (files["uv.lock"], files["uv.lock"] + "\n# the lock changed\n"):
         repo = make_repo(tmp_path_factory.mktemp("member"), ci_yaml=ci, files={**files, "uv.lock": lock})
         runs.append(run_pipeline(repo, env=shared_cache_env()))

@@ -82,6 +82,8 @@ CACHE_DIR = ROOT / ".cache" / "pipeline"
 # then fail and say why).
 SERVICE_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "local_registry": (("up", "--dir", "{dir}"), ("down", "{dir}"), r"/image-(?:build|push)@"),
+    # No internet here: dependency-audit asks an OSV-compatible stand-in (tests/fixtures/osv) via PIP_AUDIT_OSV_URL.
+    "osv_mirror": (("up", "--dir", "{dir}"), ("down", "{dir}"), r"/dependency-audit@"),
 }
 HOOK_CANNOT_RUN = 2
 # Set (to the reason) when the registry cannot run: the image jobs' rules in .gitlab-ci.yml leave them out.
@@ -153,8 +155,17 @@ def prepare_repo(root: Path, dest: Path, tag: str | None = None, pipeline: str |
 
 @dataclass
 class Services:
-    variables: dict[str, str] = field(default_factory=dict[str, str])  # what the started hooks printed
+    printed: dict[str, dict[str, str]] = field(default_factory=dict[str, dict[str, str]])  # hook -> its NAME=VALUE
     unavailable: dict[str, str] = field(default_factory=dict[str, str])  # hook -> why it cannot run here
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The pipeline variables the started hooks give: the local registry's mapped by `registry_variables`,
+        the others' as printed."""
+        out: dict[str, str] = {}
+        for printed in self.printed.values():
+            out |= registry_variables(printed) if "LOCAL_REGISTRY_DIR" in printed else printed
+        return out
 
 
 @dataclass
@@ -191,15 +202,19 @@ def registry_variables(printed: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Generator[Services]:
-    """Start the helper services whose hooks exist and that `pipeline` (the file's text) needs; yield the variables
-    they print and the reasons of those that cannot run here; stop them afterwards."""
+def services(
+    root: Path, state: Path, pipeline: str, enabled: bool = True, jobs: Sequence[str] = ()
+) -> Generator[Services]:
+    """Start the helper services whose hooks exist and that `pipeline` (the file's text) needs, and, when `jobs`
+    names the jobs to run, that one of them needs; yield what they print and the reasons of those that cannot run
+    here; stop them afterwards."""
     started: list[tuple[str, list[str]]] = []
     result = Services()
-    variables = result.variables
     try:
         for hook, (start_args, stop_args, needed_if) in SERVICE_HOOKS.items() if enabled else ():
             if not (root / "scripts" / f"{hook}.py").is_file() or not re.search(needed_if, pipeline):
+                continue
+            if jobs and not any(re.search(needed_if, f"/{_MATRIX_SUFFIX.sub('', job)}@") for job in jobs):
                 continue
             hook_dir = str(state / hook)
             module = [sys.executable, "-m", f"scripts.{hook}"]
@@ -214,10 +229,11 @@ def services(root: Path, state: Path, pipeline: str, enabled: bool = True) -> Ge
             if done.returncode != 0:
                 raise RuntimeError(f"service hook {hook} failed to start:\n{done.stdout}{done.stderr}")
             started.append((hook, [*module, *(a.replace("{dir}", hook_dir) for a in stop_args)]))
+            printed = result.printed.setdefault(hook, {})
             for line in done.stdout.splitlines():
                 key, sep, value = line.partition("=")
                 if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                    variables[key] = value
+                    printed[key] = value
         yield result
     finally:
         for _hook, stop in reversed(started):
@@ -398,12 +414,11 @@ def run_local_pipeline(
     smoke: SmokeCheck | None = None
     skipped: dict[str, str] = {}
     storage: dict[str, str] = {}
-    # A selection of jobs without the image jobs (and without --needs) has no use for the registry.
-    wanted = not jobs or needs or any(job in IMAGE_JOBS for job in jobs)
-    with services(root, state, pipeline_text, with_services and wanted) as started:
-        service_vars = dict(started.variables)
-        if "LOCAL_REGISTRY_DIR" in service_vars:
-            service_vars = registry_variables(service_vars)
+    # A selection of jobs (without --needs) starts only the services those jobs need.
+    with services(root, state, pipeline_text, with_services, jobs=() if needs else jobs) as started:
+        service_vars = started.variables
+        registry = started.printed.get("local_registry", {})
+        if "LOCAL_REGISTRY_DIR" in registry:
             storage = _storage_env(state)
             if chosen.kind == "docker":
                 # buildah in a container needs what a privileged runner gives (docs: README, image-build), and its
@@ -428,10 +443,10 @@ def run_local_pipeline(
                 executor=chosen,
             )
             pushed = read_dotenv(workdir, "image-build.env")
-            if "LOCAL_REGISTRY_DIR" in started.variables and pushed.get("IMAGE_REF"):
+            if "LOCAL_REGISTRY_DIR" in registry and pushed.get("IMAGE_REF"):
                 revision = git(workdir, "rev-parse", "HEAD").strip()
                 print(f"pipeline: smoke-checking {pushed['IMAGE_REF']}", file=sys.stderr, flush=True)
-                registry_dir = started.variables["LOCAL_REGISTRY_DIR"]
+                registry_dir = registry["LOCAL_REGISTRY_DIR"]
                 smoke = smoke_check(root, registry_dir, pushed, revision=revision, env=storage)
         finally:
             _drop_storage(storage)

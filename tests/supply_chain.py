@@ -1,25 +1,21 @@
 """Shared parts of the supply-chain tests: small projects made at test time (hashed pins, a uv.lock), the CycloneDX
 validator of cyclonedx-python-lib, and an OSV-compatible vulnerability service on 127.0.0.1.
 
-The OSV service answers `POST /v1/query` ({"package": {"name", "ecosystem"}, "version"} -> {"vulns": [...]}),
-`POST /v1/querybatch` and `GET /v1/vulns/<id>` the way OSV's API does (OSV API docs; records in the OSV schema
-1.6), from the records in ADVISORIES, matching versions against their ECOSYSTEM ranges. The record is written
-from the public advisory GHSA-jjg7-2v4v-x38h (idna before 3.7: quadratic-time `idna.encode()` on crafted input,
-CVE-2024-3651, PYSEC-2024-60; moderate; fixed in 3.7), not copied from any database.
+The OSV service is scripts/osv_mirror.py's (OSV's API, records in the OSV schema 1.6) serving the records of
+tests/fixtures/osv/: one, written from the public advisory GHSA-jjg7-2v4v-x38h (idna before 3.7: quadratic-time
+`idna.encode()` on crafted input, CVE-2024-3651, PYSEC-2024-60; moderate; fixed in 3.7), not copied from any
+database.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import threading
 from collections.abc import Generator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
 
+from scripts.osv_mirror import RECORDS, load_records, serving
 from tests.engine import ROOT, SHARED_UV_CACHE
 
 UV = str(ROOT / ".venv-bootstrap" / "bin" / "uv")
@@ -27,31 +23,8 @@ CYCLONEDX_LIB = "cyclonedx-python-lib[json-validation]==11.6.0"
 VULNERABLE = "idna==3.6"
 FIXED = "idna==3.7"
 ADVISORY = "GHSA-jjg7-2v4v-x38h"
-ADVISORIES: list[dict[str, Any]] = [
-    {
-        "schema_version": "1.6.0",
-        "id": ADVISORY,
-        "modified": "2024-07-15T00:00:00Z",
-        "published": "2024-04-12T00:00:00Z",
-        "aliases": ["CVE-2024-3651", "PYSEC-2024-60"],
-        "summary": "Internationalized Domain Names in Applications (IDNA) vulnerable to denial of service from "
-        "specially crafted inputs to idna.encode",
-        "details": "A crafted argument to idna.encode() takes quadratic time to reject. Upgrade to 3.7, which "
-        "refuses such input early.",
-        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
-        "affected": [
-            {
-                "package": {"ecosystem": "PyPI", "name": "idna", "purl": "pkg:pypi/idna"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.7"}]}],
-            }
-        ],
-        "references": [
-            {"type": "ADVISORY", "url": "https://nvd.nist.gov/vuln/detail/CVE-2024-3651"},
-            {"type": "PACKAGE", "url": "https://github.com/kjd/idna"},
-        ],
-        "database_specific": {"severity": "MODERATE", "cwe_ids": ["CWE-400"], "github_reviewed": True},
-    }
-]
+# Local pipeline runs serve the same folder (scripts/osv_mirror.py).
+ADVISORIES = load_records(RECORDS)
 
 
 def tool_env() -> dict[str, str]:
@@ -103,86 +76,13 @@ def cyclonedx_errors(bom: Path) -> str:
     return done.stdout
 
 
-def _version(text: str) -> tuple[int, ...]:
-    # The fixtures' versions are plain release numbers; PEP 440's full ordering is not needed here.
-    return tuple(int(part) for part in text.split("."))
-
-
-def affects(record: dict[str, Any], name: str, version: str) -> bool:
-    """Whether OSV `record` lists PyPI `name` at `version` as affected (its ECOSYSTEM ranges: introduced/fixed)."""
-    affected: dict[str, Any]
-    for affected in record["affected"]:
-        if affected["package"]["ecosystem"] != "PyPI" or affected["package"]["name"] != name.lower():
-            continue
-        ranges: list[dict[str, Any]] = affected["ranges"]
-        for events in (cast("list[dict[str, str]]", r["events"]) for r in ranges if r["type"] == "ECOSYSTEM"):
-            introduced = next(e["introduced"] for e in events if "introduced" in e)
-            fixed = next((e["fixed"] for e in events if "fixed" in e), None)
-            low = (0,) if introduced == "0" else _version(introduced)
-            if low <= _version(version) and (fixed is None or _version(version) < _version(fixed)):
-                return True
-    return False
-
-
-class _OSV(BaseHTTPRequestHandler):
-    requests: list[str]
-
-    def _send(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    @staticmethod
-    def _matches(query: dict[str, Any]) -> list[dict[str, Any]]:
-        package: dict[str, Any] = query.get("package") or {}
-        name = str(package.get("name", ""))
-        version = str(query.get("version", ""))
-        return [record for record in ADVISORIES if affects(record, name, version)]
-
-    def do_POST(self) -> None:
-        query = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        self.server.requests.append(f"POST {self.path}")  # type: ignore[attr-defined]
-        if self.path == "/v1/query":
-            found = self._matches(query)
-            self._send(200, {"vulns": found} if found else {})
-        elif self.path == "/v1/querybatch":
-            results = [
-                {"vulns": [{"id": r["id"], "modified": r["modified"]} for r in self._matches(q)]}
-                for q in query["queries"]
-            ]
-            self._send(200, {"results": results})
-        else:
-            self._send(404, {"code": 5, "message": "Not Found"})
-
-    def do_GET(self) -> None:
-        self.server.requests.append(f"GET {self.path}")  # type: ignore[attr-defined]
-        found = [r for r in ADVISORIES if self.path == f"/v1/vulns/{r['id']}"]
-        if found:
-            self._send(200, found[0])
-        else:
-            self._send(404, {"code": 5, "message": "Bug not found."})
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
-
-
 @contextmanager
 def osv_service() -> Generator[tuple[str, list[str]]]:
-    """Serve the OSV API on 127.0.0.1 (a free port) for the block: yields its `/v1/query` URL (what pip-audit's
-    `--osv-url` takes) and the list of requests it received ("POST /v1/query", ...). Stopped on exit."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OSV)
-    server.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/query", server.requests  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    """Serve the OSV API on 127.0.0.1 (a free port) for the block, from the records of tests/fixtures/osv: yields
+    its `/v1/query` URL (what pip-audit's `--osv-url` takes) and the list of requests it received
+    ("POST /v1/query", ...). Stopped on exit."""
+    with serving(ADVISORIES) as server:
+        yield server.query_url, server.requests
 
 
 def _object(required: dict[str, object]) -> dict[str, object]:

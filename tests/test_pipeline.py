@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from scripts.pipeline import (
     prepare_repo,
     registry_variables,
     run_local_pipeline,
+    services,
     smoke_check,
     summary,
 )
@@ -296,3 +299,19 @@ def test_a_clean_tree_runs_as_its_own_commit_and_a_dirty_one_as_a_snapshot(tmp_p
     dirty = tmp_path / "dirty"
     assert prepare_repo(src, dirty) != head
     assert (dirty / "b.txt").read_text() == "uncommitted\n"
+
+
+def test_a_job_selection_starts_only_the_services_its_jobs_need(tmp_path: Path) -> None:
+    """`--job dependency-audit` starts the OSV stand-in (and passes its URL as PIP_AUDIT_OSV_URL), not the
+    registry the image jobs of the same file would need; both stop when the block ends."""
+    text = (
+        "include:\n  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/image-build@$CI_COMMIT_SHA\n"
+        "  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/dependency-audit@$CI_COMMIT_SHA\n"
+    )
+    with services(ROOT, tmp_path, text, jobs=["dependency-audit"]) as started:
+        assert list(started.printed) == ["osv_mirror"]
+        url = started.variables["PIP_AUDIT_OSV_URL"]
+        query = json.dumps({"package": {"name": "idna", "ecosystem": "PyPI"}, "version": "3.6"}).encode()
+        with urllib.request.urlopen(urllib.request.Request(url, query), timeout=10) as response:
+            assert json.load(response)["vulns"][0]["id"] == "GHSA-jjg7-2v4v-x38h"
+    assert not (tmp_path / "osv_mirror").exists()

@@ -203,6 +203,7 @@ def up(engine: Engine, timeout: float = 60) -> Engine:
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = engine.log.read_text(errors="replace").strip().splitlines()[-1:]
                 _stop(proc.pid)
+                _unmount_below(engine.dir)  # a dockerd that failed half-way may leave its data root mounted
                 raise EngineError(f"dockerd did not answer within {timeout:.0f} s: {' '.join(tail)}")
             time.sleep(0.2)
     return engine

@@ -425,7 +425,9 @@ def uv_install_report(python: str = "3.12", repeat: int = 3) -> list[str]:
         "|---|---:|---:|---|",
         f"| `pip install uv` from the index | {pip:.1f} | download | what the components do when the image lacks uv |",
     ]
-    uv = shutil.which("uv")
+    # The catalogue's own pinned uv (scripts/setup.sh) when none is on PATH.
+    bootstrap = ROOT / ".venv-bootstrap" / "bin" / "uv"
+    uv = shutil.which("uv") or (str(bootstrap) if bootstrap.is_file() else None)
     if uv is not None:
         with tempfile.TemporaryDirectory(prefix="python-ci-uvbin-") as tmp:
             folder = Path(tmp) / "bin"

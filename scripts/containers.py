@@ -33,7 +33,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 import yaml
 
 from scripts.local_registry import cache_dir
+from scripts.processes import stop_pid
 from scripts.validate import as_map
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,30 +202,11 @@ def up(engine: Engine, timeout: float = 60) -> Engine:
         while not engine.answers():
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = engine.log.read_text(errors="replace").strip().splitlines()[-1:]
-                _stop(proc.pid)
+                stop_pid(proc.pid, timeout=30)
                 _unmount_below(engine.dir)  # a dockerd that failed half-way may leave its data root mounted
                 raise EngineError(f"dockerd did not answer within {timeout:.0f} s: {' '.join(tail)}")
             time.sleep(0.2)
     return engine
-
-
-def _stop(pid: int, timeout: float = 30) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)  # dockerd stops its containers and its containerd itself
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            os.kill(pid, 0)
-            time.sleep(0.2)
-        os.kill(pid, signal.SIGKILL)
-        _reap(pid)
-
-
-def _reap(pid: int) -> None:
-    """Collect `pid`'s exit status if it is this process's child (the engine `up` started in this process), so an
-    exited dockerd does not linger as a zombie that still answers `kill(pid, 0)`."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def down(engine: Engine) -> bool:
@@ -233,7 +214,7 @@ def down(engine: Engine) -> bool:
     pid = engine.pid()
     if pid is None:
         return False
-    _stop(pid)
+    stop_pid(pid, timeout=30)  # dockerd stops its containers and its containerd itself
     _unmount_below(engine.dir)
     return True
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from scripts.processes import stop_pid
+
 # Tool -> the Debian package that provides it (the same list as scripts/setup.sh --containers).
 TOOLS = {
     "buildah": "buildah",
@@ -227,13 +229,7 @@ def _stop_pid(pid: int, timeout: float = 10) -> None:
             proc.kill()
             proc.wait()
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+    stop_pid(pid, timeout)
 
 
 def stop_registry(registry: Registry) -> None:

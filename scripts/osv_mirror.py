@@ -17,9 +17,7 @@ against them is an offline stand-in for the public service, not an audit.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -34,6 +32,8 @@ from typing import Any, cast
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from scripts.processes import stop_pid
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "tests" / "fixtures" / "osv"
@@ -193,7 +193,7 @@ def _up(workdir: Path, records: Path, timeout: float = 20) -> int:
     deadline = time.monotonic() + timeout
     while not portfile.is_file() or not portfile.read_text(encoding="utf-8"):
         if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc.pid)
+            stop_pid(proc.pid)
             tail = (workdir / "osv-mirror.log").read_text(errors="replace").strip().splitlines()[-1:]
             print(f"osv_mirror: did not start: {' '.join(tail)}", file=sys.stderr)
             return 1
@@ -202,27 +202,12 @@ def _up(workdir: Path, records: Path, timeout: float = 20) -> int:
     return 0
 
 
-def _stop(pid: int, timeout: float = 10) -> None:
-    """SIGTERM `pid`, then SIGKILL after `timeout` seconds; an exited child of this process is reaped, not waited
-    on as a zombie."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    return
-            os.kill(pid, 0)
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
-
-
 def _down(workdir: Path) -> int:
     pidfile = workdir / PIDFILE
     if not pidfile.is_file():
         print(f"osv_mirror: no {PIDFILE} in {workdir}: nothing to stop", file=sys.stderr)
         return 1
-    _stop(int(pidfile.read_text(encoding="utf-8")))
+    stop_pid(int(pidfile.read_text(encoding="utf-8")))
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

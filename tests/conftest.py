@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -14,12 +15,20 @@ from tests.engine import docker_unavailable
 collect_ignore = ["fixtures"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def container_engine() -> Iterator[None]:
-    """The local engine that the first `docker` test starts is stopped by its PID when the session ends; one that
-    was running before the session (a developer's `python -m scripts.containers up`) stays up."""
-    with stopped_after():
-        yield
+# The local engine that the first `docker` test starts is stopped by its PID when the session ends; one that was
+# running before the session (a developer's `python -m scripts.containers up`) stays up. Session hooks, not a
+# fixture: the first `docker` test starts the engine in pytest_runtest_setup, before any fixture is set up.
+_ENGINE = contextlib.ExitStack()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    del session
+    _ENGINE.enter_context(stopped_after())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    del session, exitstatus
+    _ENGINE.close()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

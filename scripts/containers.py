@@ -146,11 +146,14 @@ class Engine:
         return pid if cmdline and Path(cmdline[0].decode()).name == "dockerd" else None
 
     def answers(self) -> bool:
-        """Whether the engine answers on its socket."""
-        done = subprocess.run(
-            [DOCKER, "version", "--format", "{{.Server.Version}}"],
-            env=self.env(), capture_output=True, text=True, check=False, timeout=30,
-        )  # fmt: skip
+        """Whether the engine answers on its socket (within 30 s: a dockerd still starting may hold the call)."""
+        try:
+            done = subprocess.run(
+                [DOCKER, "version", "--format", "{{.Server.Version}}"],
+                env=self.env(), capture_output=True, text=True, check=False, timeout=30,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return False
         return done.returncode == 0
 
 

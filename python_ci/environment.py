@@ -3,9 +3,9 @@
 What it is made from, in this order: `uv.lock` (`uv sync --locked`), `poetry.lock` (`poetry install`, poetry run by
 `uv tool run`), requirements files (`uv pip install -r`, with `--require-hashes` when hashed), `pyproject.toml`
 (`uv pip install -e .` for a package, `-r pyproject.toml` otherwise, plus the `dev` dependency group of PEP 735).
-Then the job's tool (`PYCI_TOOL_PACKAGE==PYCI_TOOL_VERSION`) is added. The `.venv` is relocatable, cached by the
-component (`cache:`) and stamped with a hash of what made it: a restored `.venv` with the same stamp whose Python
-still runs is reused as it is; anything else starts afresh.
+Then the job's tool (`PYCI_TOOL_PACKAGE==PYCI_TOOL_VERSION`) is added. The `.venv` is relocatable and stamped
+with a hash of what made it: when the consumer caches it (the components' `cache` input; nothing by default), a
+restored `.venv` with the same stamp whose Python still runs is reused as it is; anything else starts afresh.
 """
 
 from __future__ import annotations
@@ -121,16 +121,17 @@ def _workspace_lock(project: Path, root: Path) -> Source | None:
     return None
 
 
-def workspace_cache_hint(source: Source, root: Path, project: Path, job_name: str) -> str:
-    """One line for a uv workspace member's job: the lock it installs, and the one-line override that keys the job's
-    cache on that lock. The components' `cache:key:files` name the lock files in `project_dir` (GitLab allows two,
-    without variables), which a member does not have, so its key is GitLab's fallback until the consumer names the
-    workspace's lock; the cache is a mapping, so the override merges into it (GitLab's deep merge of includes)."""
+def workspace_cache_hint(source: Source, root: Path, project: Path) -> str:
+    """One line for a uv workspace member's job whose `.venv` came from a cache: the lock it installs, and the
+    `cache` input that keys that cache on it. A key's `files` must be files of the repository (GitLab's
+    `cache:key:files`, at most two, no variables), and a member has no lock of its own: a key naming
+    `<member>/uv.lock` falls back to `<prefix>-default` and never follows the workspace's lock."""
     lock = Path(os.path.relpath(project / source.files[0], root)).as_posix()
-    job = re.sub(r": \[.*\]$", "", job_name)  # a parallel:matrix instance's name is the job's plus its values
+    venv = Path(os.path.relpath(project / ".venv", root)).as_posix()
+    cache = f"[{{key: {{files: [{lock}], prefix: $CI_JOB_NAME_SLUG}}, paths: [{venv}], when: always}}]"
     return (
-        f"workspace member {source.member}: installing the workspace's {lock}; to key this job's cache on it, "
-        f"set `{job}: {{cache: {{key: {{files: [{lock}]}}}}}}` in .gitlab-ci.yml"
+        f"workspace member {source.member}: installing the workspace's {lock}; to key this job's cached .venv on "
+        f"it, set the component's input `cache: {cache}`"
     )
 
 
@@ -289,10 +290,11 @@ def prepare(root: Path, project: Path) -> Path:
         say("environment", f"{tool} {version} ({why})")
     exclude = words(variable("PYCI_EXCLUDE", ""))
     source = detect(project, words(variable("PYCI_REQUIREMENTS", "")), root)
-    if source.member:
-        say("environment", workspace_cache_hint(source, root, project, variable("CI_JOB_NAME", "job")))
     chosen = selection()
     venv = project / ".venv"
+    if source.member and venv.is_dir():
+        # A checkout has no .venv: this one came from the job's cache, so say how to key that cache on the lock.
+        say("environment", workspace_cache_hint(source, root, project))
     expected = stamp(source, project, f"{python}|{' '.join(exclude)}|{package}=={version}|{chosen!r}")
     fresh = not reusable(venv, expected)
     if fresh:

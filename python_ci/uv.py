@@ -14,9 +14,15 @@ def ensure_uv(root: Path) -> str:
     """The path of a `uv` executable, installing `uv==$PYCI_UV_VERSION` with `python3 -m pip` when none is on PATH.
 
     Also points uv's cache at `<root>/.cache/uv` unless the runner's environment names one (`UV_CACHE_DIR`), and
-    uv's interpreter at the job's `PYTHON_VERSION`.
+    uv's interpreter at the job's `PYTHON_VERSION`. uv links installed files from its cache: hard links when the
+    cache is in the checkout (one file system with the `.venv`), copies when the runner's cache lives elsewhere
+    (a volume is often another file system, where uv would warn and fall back to copying); `UV_LINK_MODE` wins.
     Raises JobError when pip cannot install it."""
-    os.environ.setdefault("UV_CACHE_DIR", str(root / ".cache" / "uv"))
+    if "UV_CACHE_DIR" in os.environ:
+        os.environ.setdefault("UV_LINK_MODE", "copy")
+    else:
+        os.environ["UV_CACHE_DIR"] = str(root / ".cache" / "uv")
+        os.environ.setdefault("UV_LINK_MODE", "hardlink")
     if os.environ.get("PYTHON_VERSION"):
         # The job's Python: uv never picks (or downloads) another one.
         os.environ.setdefault("UV_PYTHON", os.environ["PYTHON_VERSION"])

@@ -59,6 +59,9 @@ RECIPE_LABEL = "io.python-ci.recipe"
 # Bump when the way images are made changes without any listed input changing.
 RECIPE_VERSION = "1"
 HELPER_IMAGE = "python-ci/gitlab-ci-local-helper:local"
+# Astral's images with uv (Docker Hub's `astral/uv`, also `ghcr.io/astral-sh/uv`): the Python jobs' default.
+UV_IMAGE = "astral/uv"
+UV_IMAGE_DEBIAN = "trixie"
 
 # The slim images' dpkg excludes (documentation, manuals, translations; copyright files stay).
 SLIM_DPKG = (
@@ -300,12 +303,18 @@ class ImageSpec:
     rootfs: Rootfs
     python: Path | None = None  # a pyenv build, copied to /usr/local
     steps: tuple[str, ...] = ()  # Dockerfile instructions after the copy
+    uv: str | None = None  # a uv version whose `uv` and `uvx` go to /usr/local/bin (`uv_binaries`)
+    base: ImageSpec | None = None  # built FROM this stand-in (then `rootfs` and `python` are unused)
 
     def recipe(self) -> str:
         """A hash of everything the image is made from."""
         parts = [RECIPE_VERSION, self.rootfs.key, *self.steps]
-        if self.python is not None:
+        if self.base is not None:
+            parts.append(f"base:{self.base.recipe()}")
+        elif self.python is not None:
             parts.append(f"{self.python.name}:{_tree_stamp(self.python)}")
+        if self.uv is not None:
+            parts.append(f"uv:{self.uv}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -330,6 +339,45 @@ def template_default(template: str, name: str) -> str:
     if not match:
         raise EngineError(f"templates/{template}.yml: no default for input {name}")
     return match.group(1).strip("'\"").replace("${PYTHON_CI_IMAGE_PREFIX}", "")
+
+
+def default_image(template: str, python: str) -> str:
+    """The image a component's job starts in by default for Python `python` (e.g. `3.12`): its `image` input's
+    default with the job variables it names expanded (`${PYTHON_VERSION}`, `${PYCI_UV_VERSION}` = `uv_version`)."""
+    image = template_default(template, "image").replace("${PYTHON_VERSION}", python)
+    if "${PYCI_UV_VERSION}" in image:
+        image = image.replace("${PYCI_UV_VERSION}", template_default(template, "uv_version"))
+    return image
+
+
+def uv_image(uv: str, python: str, *, slim: bool = True) -> str:
+    """Astral's image name with uv `uv` on Python `python` (`astral/uv:0.13.9-python3.12-trixie-slim`)."""
+    return f"{UV_IMAGE}:{uv}-python{python}-{UV_IMAGE_DEBIAN}{'-slim' if slim else ''}"
+
+
+def uv_binaries(version: str) -> Path:
+    """A folder with the `uv` and `uvx` executables of uv `version`, taken from its wheel on the package index
+    (the tools' default index) once and cached in `~/.cache/python-ci/uv/<version>/bin`.
+
+    Raises EngineError when no uv is at hand to install it with or the install fails."""
+    folder = cache_dir() / "uv" / version
+    binaries = folder / "bin"
+    if (binaries / "uv").is_file() and (binaries / "uvx").is_file():
+        return binaries
+    bootstrap = ROOT / ".venv-bootstrap" / "bin" / "uv"  # scripts/setup.sh's pinned uv
+    installer = str(bootstrap) if bootstrap.is_file() else shutil.which("uv")
+    if installer is None:
+        raise EngineError("no uv to fetch the uv binaries with: run scripts/setup.sh first")
+    with _locked(cache_dir() / "uv" / ".lock"):
+        partial = folder.with_name(f"{version}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        # The host's python3 only selects the wheel's platform: uv's wheel holds static executables.
+        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+        _run([installer, "pip", "install", "--quiet", "--no-deps", "--target", str(partial), "--python", "python3",
+              f"uv=={version}"], env=env, timeout=600)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    return binaries
 
 
 def own_job_image(job: str) -> str:
@@ -360,6 +408,7 @@ def image_specs(versions: Sequence[str] = PYTHON_VERSIONS) -> tuple[list[ImageSp
     full = Rootfs((*PYTHON_RUNTIME, *BUILDPACK))
     specs: list[ImageSpec] = []
     skipped: list[str] = []
+    uv = template_default("mypy", "uv_version")
     for version in versions:
         build = pyenv_build(version)
         if build is None:
@@ -368,6 +417,12 @@ def image_specs(versions: Sequence[str] = PYTHON_VERSIONS) -> tuple[list[ImageSp
         steps = _python_steps(version, build.name)
         specs.append(ImageSpec((f"python:{version}-slim", f"python:{version}-slim-{SUITE}"), slim, build, steps))
         specs.append(ImageSpec((f"python:{version}", f"python:{version}-{SUITE}"), full, build, steps))
+        # Astral's derived images: FROM the python image, uv and uvx in /usr/local/bin, the tool bin dir there.
+        with_uv = ("ENV UV_TOOL_BIN_DIR=/usr/local/bin", 'CMD ["/usr/local/bin/uv"]')
+        python_images = specs[-2:]
+        for python_image in python_images:
+            tag = uv_image(uv, version, slim=python_image.rootfs == slim)
+            specs.append(ImageSpec((tag,), python_image.rootfs, steps=with_uv, uv=uv, base=python_image))
     specs.append(
         ImageSpec(
             (template_default("image-build", "image"),),
@@ -443,13 +498,16 @@ def image_state(engine: Engine, spec: ImageSpec) -> str:
 
 def build_image(engine: Engine, spec: ImageSpec) -> None:
     """Build `spec` with the engine's builder (offline: FROM the imported rootfs) and tag it with every name."""
-    base = _base_image(engine, spec.rootfs)
+    base = spec.base.tags[0] if spec.base is not None else _base_image(engine, spec.rootfs)
     with tempfile.TemporaryDirectory(prefix="python-ci-image-") as tmp:
         context = Path(tmp)
         lines = [f"FROM {base}"]
         if spec.python is not None:
             _stage_python(spec.python, context / "python")
             lines.append("COPY python/ /usr/local/")
+        if spec.uv is not None:
+            shutil.copytree(uv_binaries(spec.uv), context / "uv")
+            lines.append("COPY uv/uv uv/uvx /usr/local/bin/")
         lines += [*spec.steps, f"LABEL {RECIPE_LABEL}={spec.recipe()}"]
         (context / "Dockerfile").write_text("\n".join(lines) + "\n", encoding="utf-8")
         tags = [item for tag in spec.tags for item in ("--tag", tag)]
@@ -463,16 +521,21 @@ def ensure_images(engine: Engine, versions: Sequence[str] = PYTHON_VERSIONS, *, 
     for note in skipped:
         print(f"containers: {note}", file=sys.stderr)
     with _locked(engine.dir / ".images.lock"):
+        built = False
         for spec in specs:
             state = image_state(engine, spec)
             if state == "present":
                 continue
+            built = True
             start = time.monotonic()
             if echo:
                 print(f"containers: building {', '.join(spec.tags)} ({state}) ...", file=sys.stderr, flush=True)
             build_image(engine, spec)
             if echo:
                 print(f"containers: built {spec.tags[0]} in {time.monotonic() - start:.0f} s", file=sys.stderr)
+        if built:
+            # A rebuilt stale image leaves its old one untagged: nothing uses it any more.
+            engine.docker("image", "prune", "--force", timeout=300)
     return skipped
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "run_pipeline",
     "safe_job_name",
     "shared_cache_env",
+    "venv_cache",
 ]
 
 # One uv cache for the pipelines the tests run (gitignored, kept between sessions): components honour an
@@ -66,6 +67,13 @@ def shared_cache_env() -> dict[str, str]:
     """Environment for `run_pipeline` that points every job at the tests' shared uv cache."""
     SHARED_UV_CACHE.mkdir(parents=True, exist_ok=True)
     return {"UV_CACHE_DIR": str(SHARED_UV_CACHE)}
+
+
+def venv_cache(project_dir: str, lock: str) -> list[dict[str, object]]:
+    """The components' `cache` input as the README gives it for keeping a job's `.venv` (`<project_dir>/.venv`),
+    keyed on the job's name (`$CI_JOB_NAME_SLUG`) and `lock` (a path in the repository)."""
+    key = {"files": [lock], "prefix": "$CI_JOB_NAME_SLUG"}
+    return [{"key": key, "paths": [f"{project_dir}/.venv"], "when": "always"}]
 
 
 def make_repo(

@@ -1,6 +1,7 @@
 """A green monorepo pipeline: a uv project (uv.lock) and a poetry project (poetry.lock) side by side, each found
 by the install auto-detection (mypy and pytest); pytest as a two-version matrix that really runs on both
-interpreters; the version component's build info imported by the tests; the CI cache keyed on the lock file.
+interpreters; the version component's build info imported by the tests; the CI cache, through the `cache` input,
+keyed on the lock file.
 
 Lock files are made here, at test time, in the temporary repository (none is committed); tests/poetry_support.py
 says how poetry.lock is made: `poetry lock` and `poetry install` both really run."""
@@ -11,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine import ROOT, PipelineRun, engine_env, include, make_repo, run_pipeline, shared_cache_env
+from tests.engine import (
+    ROOT,
+    PipelineRun,
+    engine_env,
+    include,
+    make_repo,
+    run_pipeline,
+    shared_cache_env,
+    venv_cache,
+)
 from tests.poetry_support import POETRY_VERSION, poetry_lock
 
 UV_DIR = "services/uv-svc"
@@ -37,12 +47,27 @@ def _poetry_project(work: Path) -> Path:
 def run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     work = tmp_path_factory.mktemp("installers-work")
     uv_project, poetry_project = _uv_project(work), _poetry_project(work)
+    uv_cache, poetry_cache = (
+        venv_cache(UV_DIR, f"{UV_DIR}/uv.lock"),
+        venv_cache(POETRY_DIR, f"{POETRY_DIR}/poetry.lock"),
+    )
     ci = include(
         [
             ("version", {"project_dir": UV_DIR, "output_dir": "svc", "service_name": "uv-svc"}),
-            ("pytest", {"project_dir": UV_DIR, "python_versions": MATRIX, "needs": ["version"]}),
-            ("mypy", {"project_dir": POETRY_DIR, "job_name": "mypy-poetry", "python_version": "3.11"}),
-            ("pytest", {"project_dir": POETRY_DIR, "job_name": "pytest-poetry", "python_versions": ["3.11"]}),
+            ("pytest", {"project_dir": UV_DIR, "python_versions": MATRIX, "needs": ["version"], "cache": uv_cache}),
+            (
+                "mypy",
+                {"project_dir": POETRY_DIR, "job_name": "mypy-poetry", "python_version": "3.11", "cache": poetry_cache},
+            ),
+            (
+                "pytest",
+                {
+                    "project_dir": POETRY_DIR,
+                    "job_name": "pytest-poetry",
+                    "python_versions": ["3.11"],
+                    "cache": poetry_cache,
+                },
+            ),
         ]
     )
     repo = tmp_path_factory.mktemp("installers")
@@ -84,19 +109,18 @@ def test_each_installer_was_auto_detected(run: PipelineRun) -> None:
     assert "python-ci pytest: pytest on Python 3.11." in run.log("pytest-poetry: [3.11]")
 
 
-def test_each_job_caches_its_venv_keyed_on_its_python_and_the_lock_file(run: PipelineRun) -> None:
+def test_the_documented_cache_input_keeps_each_jobs_venv_keyed_on_its_name_and_the_lock_file(run: PipelineRun) -> None:
     root = run.repo / ".gitlab-ci-local" / "cache"
-    venvs = {p.name: p for p in root.iterdir() if p.name.startswith("0_python-ci-venv-")}
-    # prefix (job, Python of the job or of its matrix entry) + a checksum of the lock file, never `default`
-    keys = {name.rsplit("-", 1)[0].removeprefix("0_python-ci-venv-") for name in venvs}
-    assert keys == {"pytest-py3.11", "pytest-py3.12", "mypy-poetry-py3.11", "pytest-poetry-py3.11"}, sorted(venvs)
+    venvs = {p.name: p for p in root.iterdir()}
+    # `$CI_JOB_NAME_SLUG` (a matrix entry's name holds its Python) + a checksum of the lock file, never `default`
+    keys = {name.removeprefix("0_").rsplit("-", 1)[0]: name for name in venvs}
+    assert set(keys) == {"pytest-3-11", "pytest-3-12", "mypy-poetry", "pytest-poetry-3-11"}, sorted(venvs)
     assert not [name for name in venvs if name.endswith("-default")]
-    for name, entry in venvs.items():
-        project = UV_DIR if name.startswith("0_python-ci-venv-pytest-py") else POETRY_DIR
-        version = name.removeprefix("0_python-ci-venv-").rsplit("-py", 1)[1].split("-")[0]
-        venv = entry / project / ".venv"
+    versions = {"pytest-3-11": "3.11", "pytest-3-12": "3.12", "mypy-poetry": "3.11", "pytest-poetry-3-11": "3.11"}
+    for slug, name in keys.items():
+        venv = venvs[name] / (UV_DIR if slug.startswith("pytest-3") else POETRY_DIR) / ".venv"
         assert (venv / ".python-ci-stamp").is_file(), name
-        assert f"version_info = {version}." in (venv / "pyvenv.cfg").read_text(), name
+        assert f"version_info = {versions[slug]}." in (venv / "pyvenv.cfg").read_text(), name
 
 
 def test_coverage_regex_reads_the_total(run: PipelineRun) -> None:

@@ -125,7 +125,10 @@ def files_holding(root: Path, secret: str, *, skip: tuple[Path, ...] = ()) -> li
 def _ruff_repo(tmp_path: Path) -> Path:
     return make_repo(
         tmp_path / "repo",
-        ci_yaml=include([("ruff", {})]),
+        # uv's downloads kept by the `cache` input (as the README gives it): the test reads what came from where.
+        ci_yaml=include(
+            [("ruff", {"cache": [{"key": "$CI_JOB_NAME_SLUG", "paths": [".cache/uv"], "when": "always"}]})]
+        ),
         files={"app/__init__.py": '"""An app."""\n', "app/main.py": 'def hello() -> str:\n    return "hi"\n'},
     )
 
@@ -151,7 +154,7 @@ def test_ruff_installs_from_the_internal_index_and_leaks_no_password(
         in log
     )
     assert json.loads((run.artifacts("ruff") / "ci-reports" / "ruff-codequality.json").read_text()) == []
-    # The only reachable source was the internal index: the job's uv cache, kept by `cache:`, holds ruff from it.
+    # The only reachable source was the internal index: the job's uv cache, kept by `cache`, holds ruff from it.
     assert list((repo / ".gitlab-ci-local" / "cache").rglob(f"ruff-{RUFF}.dist-info")), run.output
     assert server.password not in run.output
     assert files_holding(repo, server.password, skip=(repo / VARIABLES_FILE,)) == []

@@ -1,17 +1,20 @@
-"""The install block's cached `.venv`: a warm job reuses it even from another checkout path (it is relocatable),
-and a change to what it was made from (here the requirements) makes it start afresh, leaving nothing stale.
+"""The `.venv` cached through the components' `cache` input (nothing is cached by default): a warm job reuses it
+even from another checkout path (it is relocatable), and a change to what it was made from (here the requirements)
+makes it start afresh, leaving nothing stale.
 
 Three runs of the mypy component on a small requirements project, each in a new repository at a new path that
-starts from the engine cache the previous run saved, as a runner restores `cache:` into another build dir."""
+starts from the engine cache the previous run saved, as a runner restores `cache:` into another build dir. The
+`cache` input is the one the component's input description and the README give."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.engine import PipelineRun, include, make_repo, run_pipeline, shared_cache_env
+from tests.engine import PipelineRun, include, make_repo, run_pipeline, shared_cache_env, venv_cache
 
 CODE = '"""A typed module."""\n\n\ndef name() -> str:\n    """Its name."""\n    return __name__\n'
 FIRST = "iniconfig==2.3.1\n"
@@ -20,7 +23,10 @@ CACHE = Path(".gitlab-ci-local") / "cache"
 
 
 def _run(where: Path, requirements: str, cache_from: Path | None) -> PipelineRun:
-    ci = include([("mypy", {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["pkg"]})])
+    inputs = {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["pkg"]}
+    # Keyed on a lock this project lacks (GitLab's `<prefix>-default` key): every run restores the one cache, and
+    # the stamp inside decides whether the environment still fits.
+    ci = include([("mypy", {**inputs, "cache": venv_cache("svc", "svc/uv.lock")})])
     files = {"svc/pkg/__init__.py": CODE, "svc/requirements.txt": requirements}
     repo = make_repo(where, ci_yaml=ci, files=files)
     if cache_from is not None:
@@ -29,7 +35,7 @@ def _run(where: Path, requirements: str, cache_from: Path | None) -> PipelineRun
 
 
 def _venv(repo: Path) -> Path:
-    (venv,) = (repo / CACHE).glob("*python-ci-venv-mypy-py3.11*/svc/.venv")
+    (venv,) = (repo / CACHE).glob("0_mypy-*/svc/.venv")
     return venv
 
 
@@ -84,12 +90,11 @@ def test_changed_requirements_start_afresh_and_drop_what_was_removed(runs: list[
 
 
 # --- a uv workspace member (issue 11, item 5) ------------------------------------------------------------------
-# The member svc has no lock of its own: the default key files (svc/uv.lock, svc/poetry.lock) do not follow the
-# workspace's uv.lock. The one-line override the job's log prints merges into the component's cache mapping and
-# keys it on the lock that exists. Two repositories whose uv.lock differs, each with the job twice: the override's
-# key changes with the lock, the default's does not.
+# The member svc has no lock of its own: a key on svc/uv.lock is GitLab's fallback (`<prefix>-default`) and never
+# follows the workspace's uv.lock. The job whose cached .venv was restored says, in one line, the `cache` input
+# that keys it on the workspace's lock. Two runs (the second from the first's caches, with a changed uv.lock), each
+# with the job twice: keyed on uv.lock (`mypy`) the key changes with the lock; keyed on svc/uv.lock it does not.
 WORKSPACE = Path(__file__).parent / "fixtures" / "wheelhouse-workspace"
-OVERRIDE = "\nmypy:\n  cache:\n    key:\n      files: [uv.lock]\n"
 
 
 def _workspace_files(where: Path) -> dict[str, str]:
@@ -106,26 +111,43 @@ def _without_virtualenv() -> dict[str, str]:
 def members(tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
     files = _workspace_files(tmp_path_factory.mktemp("ws") / "ws")
     inputs = {"project_dir": "svc", "python_version": "3.11", "mypy_args": ["--ignore-missing-imports", "svc"]}
-    ci = include([("mypy", inputs), ("mypy", {**inputs, "job_name": "mypy-default"})]) + OVERRIDE
+    ci = include(
+        [
+            ("mypy", {**inputs, "cache": venv_cache("svc", "uv.lock")}),
+            ("mypy", {**inputs, "job_name": "mypy-default", "cache": venv_cache("svc", "svc/uv.lock")}),
+        ]
+    )
     runs: list[PipelineRun] = []
     for lock in (files["uv.lock"], files["uv.lock"] + "\n# the lock changed\n"):
         repo = make_repo(tmp_path_factory.mktemp("member"), ci_yaml=ci, files={**files, "uv.lock": lock})
+        if runs:
+            shutil.copytree(runs[-1].repo / CACHE, repo / CACHE, symlinks=True)
         runs.append(run_pipeline(repo, env=shared_cache_env()))
     return runs
 
 
-def _key(run: PipelineRun, job: str) -> str:
-    (key,) = [p.name for p in (run.repo / CACHE).iterdir() if f"python-ci-venv-{job}-py3.11-" in p.name]
-    return key
+def _keys(run: PipelineRun, job: str) -> set[str]:
+    """The job's cache keys in the run's engine cache (`0_<prefix>-<checksum of the key files>`)."""
+    return {p.name for p in (run.repo / CACHE).iterdir() if re.fullmatch(rf"0_{job}-[^-]+", p.name)}
 
 
-def test_a_members_cache_follows_the_workspace_lock_with_the_override_its_log_prints(
+def test_a_members_cache_follows_the_workspace_lock_with_the_input_its_log_prints(
     members: list[PipelineRun],
 ) -> None:
+    hint = (
+        "python-ci environment: workspace member svc: installing the workspace's uv.lock; to key this job's cached "
+        ".venv on it, set the component's input `cache: [{key: {files: [uv.lock], prefix: $CI_JOB_NAME_SLUG}, "
+        "paths: [svc/.venv], when: always}]`"
+    )
     for run in members:
         assert run.statuses == {"mypy": "PASS", "mypy-default": "PASS"}, run.output
-        assert "`mypy-default: {cache: {key: {files: [uv.lock]}}}` in .gitlab-ci.yml" in run.log("mypy-default")
         assert "uv.lock -> uv sync --locked --inexact --package svc" in run.log("mypy")
     first, second = members
-    assert _key(first, "mypy") != _key(second, "mypy")
-    assert _key(first, "mypy-default") == _key(second, "mypy-default")
+    # Only a job whose .venv came from a cache says it; a cold job has nothing cached to key.
+    assert hint not in first.log("mypy-default")
+    assert hint in second.log("mypy-default")
+    # The second run starts from the first's caches: a new key is a new entry beside the old one.
+    assert len(_keys(first, "mypy")) == 1
+    assert len(_keys(second, "mypy") - _keys(first, "mypy")) == 1
+    assert len(_keys(first, "mypy-default")) == 1
+    assert _keys(second, "mypy-default") == _keys(first, "mypy-default")

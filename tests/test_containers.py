@@ -12,10 +12,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scripts import bounded_runc, containers
 from scripts.localci import HOST_CA_BUNDLE, SHELL, Executor, engine_command
-from tests.engine import include, make_repo, run_pipeline
+from scripts.validate import as_map, is_list
+from tests.engine import ROOT, include, make_repo, run_pipeline
 
 # --- no engine needed ----------------------------------------------------------------------------------------
 
@@ -65,6 +67,32 @@ def test_image_specs_name_the_templates_defaults_and_skip_missing_pythons() -> N
     slim = next(spec for spec in specs if spec.tags[0] == build)
     other = containers.ImageSpec(slim.tags, containers.Rootfs((*slim.rootfs.packages, "git")), steps=slim.steps)
     assert other.recipe() != slim.recipe()
+
+
+def _pipeline_images() -> set[str]:
+    """Every image the self-test pipeline names (its jobs' and its includes' `image`), as strings."""
+    config = as_map(yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")))
+    entries = [as_map(job) for job in config.values()]
+    includes = config["include"]
+    entries += [as_map(as_map(entry).get("inputs")) for entry in (includes if is_list(includes) else [])]
+    return {str(entry["image"]) for entry in entries if isinstance(entry.get("image"), str)}
+
+
+def test_every_image_a_component_or_the_self_test_names_has_a_stand_in() -> None:
+    """Each component's default image for each Python version the tests use, and each image of the self-test
+    pipeline, variables expanded as a runner without a mirror expands them: a job never needs a pull."""
+    specs, skipped = containers.image_specs()
+    if skipped:
+        pytest.skip("; ".join(skipped))
+    tags = {tag for spec in specs for tag in spec.tags}
+    templates = [p.stem for p in (ROOT / "templates").glob("*.yml") if p.stem != "python-service"]
+    wanted = {containers.default_image(name, v) for name in templates for v in containers.PYTHON_VERSIONS}
+    uv = containers.template_default("mypy", "uv_version")
+    for named in _pipeline_images():
+        image = named.replace("${PYTHON_CI_IMAGE_PREFIX}", "").replace("${PYCI_UV_VERSION}", uv)
+        wanted |= {image.replace("${PYTHON_VERSION}", v) for v in containers.PYTHON_VERSIONS}
+    assert "astral/uv:" + uv + "-python3.11-trixie-slim" in wanted
+    assert not wanted - tags
 
 
 def test_stage_python_lays_a_pyenv_build_out_for_usr_local(tmp_path: Path) -> None:
@@ -160,6 +188,22 @@ def test_python_slim_and_full_images_have_what_the_official_ones_have() -> None:
 
 
 @pytest.mark.docker
+def test_uv_images_are_the_python_images_with_the_pinned_uv() -> None:
+    uv = containers.template_default("mypy", "uv_version")
+    for version in containers.PYTHON_VERSIONS:
+        if containers.pyenv_build(version) is None:
+            continue
+        script = "uv --version; uvx --version; python --version; echo tool-bin=$UV_TOOL_BIN_DIR; command -v git || :"
+        slim = _in(containers.uv_image(uv, version), script)
+        assert f"uv {uv} " in slim
+        assert f"uvx {uv} " in slim
+        assert f"Python {version}." in slim
+        assert "tool-bin=/usr/local/bin" in slim
+        assert "/git" not in slim
+        assert "/usr/bin/git" in _in(containers.uv_image(uv, version, slim=False), script)
+
+
+@pytest.mark.docker
 def test_image_tool_and_helper_images() -> None:
     buildah = _in(containers.template_default("image-build", "image"), "buildah --version; echo $BUILDAH_ISOLATION")
     assert "buildah version" in buildah
@@ -188,7 +232,10 @@ def test_a_component_runs_in_its_default_image_with_the_docker_executor(tmp_path
     assert run.statuses == {"ruff": "PASS"}, run.output[-3000:]
     # gitlab-ci-local names the image a job starts in ("shell" for the shell executor), and copies the checkout
     # into the job's container volume.
-    assert "ruff starting python:3.12-slim (test)" in run.output
+    image = containers.default_image("ruff", "3.12")
+    assert image.startswith("astral/uv:")
+    assert f"ruff starting {image} (test)" in run.output
+    assert "the image has no uv" not in run.log("ruff")
     assert "ruff copied to /usr/bin/docker volumes" in run.output
     assert "All checks passed!" in run.log("ruff")
 

@@ -16,25 +16,31 @@ from pathlib import Path
 import pytest
 
 from scripts.localci import engine_env, strip_ansi
-from tests.engine import include, make_repo
+from tests.engine import ROOT, include, make_repo
 
 pytestmark = [
     pytest.mark.engine,
     pytest.mark.skipif(shutil.which("docker") is None, reason="gitlab-ci-local names a job's image only with docker"),
 ]
 
-# Each default job's default image, after the prefix.
+# Each default job's default image, after the prefix: every component's job (python-service only includes them).
+UV_SLIM = "astral/uv:0.13.9-python3.12-trixie-slim"
 DEFAULT_IMAGES = {
-    "ruff": "python:3.12-slim",
-    "mypy": "python:3.12-slim",
-    "pyright": "python:3.12-slim",
-    "pytest: [3.12]": "python:3.12-slim",
+    "ruff": UV_SLIM,
+    "mypy": UV_SLIM,
+    "pyright": UV_SLIM,
+    "pytest: [3.12]": UV_SLIM,
+    "sast": UV_SLIM,
+    "sbom": UV_SLIM,
+    "hadolint": UV_SLIM,
+    "dependency-audit": UV_SLIM,
+    "wheelhouse": UV_SLIM,
+    "ci-lint": "astral/uv:0.13.9-python3.12-trixie",
     "version": "python:3.12",
-    "wheelhouse": "python:3.12-slim",
     "image-build": "quay.io/buildah/stable:v1.41.5",
     "image-push": "quay.io/skopeo/stable:v1.20.0",
 }
-COMPONENTS = ["ruff", "mypy", "pyright", "pytest", "version", "wheelhouse", "image-build", "image-push"]
+COMPONENTS = sorted(p.stem for p in (ROOT / "templates").glob("*.yml") if p.stem != "python-service")
 _STARTING = re.compile(r"^(?P<job>\S.*?)\s+starting (?P<image>\S+) \(")
 
 
@@ -54,7 +60,8 @@ def started_images(repo: Path, *variables: str) -> dict[str, str]:
 
 
 def _repo(tmp_path: Path, extra: str = "") -> Path:
-    inputs = {name: ({"output_dir": "pkg"} if name == "version" else {}) for name in COMPONENTS}
+    required = {"version": {"output_dir": "pkg"}, "ci-lint": {"catalog_path": "group/catalog"}}
+    inputs = {name: required.get(name, {}) for name in COMPONENTS}
     return make_repo(tmp_path, ci_yaml=include(inputs.items()) + extra)
 
 
@@ -72,7 +79,7 @@ def test_the_dependency_proxy_set_once_in_the_pipelines_variables(tmp_path: Path
     extra = "variables:\n  PYTHON_CI_IMAGE_PREFIX: ${CI_DEPENDENCY_PROXY_GROUP_IMAGE_PREFIX}/\n"
     images = started_images(_repo(tmp_path, extra))
     proxy = "gitlab.example.com:443/python-ci/dependency_proxy/containers/"  # gitlab-ci-local's predefined value
-    assert images["ruff"] == proxy + "python:3.12-slim"
+    assert images["ruff"] == proxy + UV_SLIM
     assert images == {job: proxy + image for job, image in DEFAULT_IMAGES.items()}
 
 

@@ -177,8 +177,8 @@ def test_catalogue_checks_pass_in_the_real_pipeline(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_catalogue_checks_pass_in_containers(tmp_path: Path) -> None:
-    """The CLI's docker executor: the catalogue's jobs in their own image (python:3.11-slim, no uv: pip installs
-    it), and the summary names the executor."""
+    """The CLI's docker executor: the catalogue's jobs in their own image (Astral's Python 3.11 image, with uv), and
+    the summary names the executor."""
     jobs = ["--job", "validate-components", "--job", "docs-check"]
     done = subprocess.run(
         [sys.executable, "-m", "scripts.pipeline", "--docker", "--quiet", "--reports-dir", str(tmp_path), *jobs],
@@ -192,7 +192,7 @@ def test_catalogue_checks_pass_in_containers(tmp_path: Path) -> None:
     assert "pipeline passed: 2 job(s)" in done.stdout
     assert "executor: docker (each job in its image); engine unix://" in done.stdout
     log = (tmp_path / "validate-components" / "job.log").read_text()
-    assert "Using Python 3.11" in log  # uv (installed with pip) made the tools' environment with the image's Python
+    assert "Using CPython 3.11" in log  # the image's uv made the tools' environment with the image's Python
     assert "problem(s)" in log
 
 

@@ -275,7 +275,6 @@ MEMBER = '[project]\nname = "svc"\nversion = "0.1"\nrequires-python = ">=3.11"\n
 def test_a_workspace_member_is_synced_from_the_root_lock_with_the_jobs_python(
     checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CI_JOB_NAME", "pytest: [3.11]")
     write(checkout, {"pyproject.toml": WORKSPACE_ROOT, "svc/pyproject.toml": MEMBER, "svc/.python-version": "3.13\n"})
     subprocess.run(["uv", "lock", "--quiet"], cwd=checkout, check=True)
     assert 'name = "idna"\nversion = "3.6"' in (checkout / "uv.lock").read_text()
@@ -284,13 +283,17 @@ def test_a_workspace_member_is_synced_from_the_root_lock_with_the_jobs_python(
     prepare(checkout, member)
     err = capsys.readouterr().err
     assert "uv.lock -> uv sync --locked --inexact --package svc" in err
-    # The job's cache key names svc/uv.lock, which a member lacks: the log says how to key it on the real lock.
-    hint = "workspace member svc: installing the workspace's uv.lock; to key this job's cache on it, set "
-    assert hint + "`pytest: {cache: {key: {files: [uv.lock]}}}` in .gitlab-ci.yml" in err
+    # Nothing was cached (a checkout has no .venv): no word about caches.
+    assert "workspace member" not in err
     venv = member / ".venv"
     assert any(p.name == "idna-3.6.dist-info" for p in venv.glob("lib/python3.11/site-packages/*"))
     assert "version_info = 3.11" in (venv / "pyvenv.cfg").read_text()  # not the .python-version's 3.13
     assert not (checkout / ".venv").exists()  # the member's own environment, not the workspace root's
+    # A .venv there at the start came from the job's cache: the log says how to key that cache on the real lock.
+    prepare(checkout, member)
+    hint = "workspace member svc: installing the workspace's uv.lock; to key this job's cached .venv on it, set the "
+    cache = "`cache: [{key: {files: [uv.lock], prefix: $CI_JOB_NAME_SLUG}, paths: [svc/.venv], when: always}]`"
+    assert hint + "component's input " + cache in capsys.readouterr().err
 
 
 def test_a_project_outside_any_workspace_is_not_a_member(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Inputs as the jobs read them: array inputs item by item, booleans, variables; paths, running commands, uv."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,28 @@ def test_uv_is_installed_with_pip_when_none_is_on_path(checkout: Path, monkeypat
     monkeypatch.setenv("PYCI_UV_VERSION", "not-a-version")
     with pytest.raises(JobError, match=r"could not install uv==not-a-version"):
         ensure_uv(checkout)
+
+
+def test_uv_hard_links_from_a_cache_in_the_checkout_and_copies_from_a_runners(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UV_CACHE_DIR")
+    monkeypatch.delenv("UV_LINK_MODE")
+    uv = ensure_uv(checkout)
+    assert os.environ["UV_CACHE_DIR"] == str(checkout / ".cache" / "uv")
+    assert os.environ["UV_LINK_MODE"] == "hardlink"
+    venv = checkout / ".venv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "iniconfig==2.3.1"], check=True
+    )
+    (module,) = venv.glob("lib/python3.*/site-packages/iniconfig/__init__.py")
+    assert module.stat().st_nlink > 1  # the same file as in uv's cache: nothing copied
+    # A runner's UV_CACHE_DIR (a volume, maybe another file system): copies; a UV_LINK_MODE of the user's wins.
+    for given, expected in ((None, "copy"), ("symlink", "symlink")):
+        monkeypatch.setenv("UV_CACHE_DIR", str(checkout.parent / "runner-cache"))
+        monkeypatch.delenv("UV_LINK_MODE")
+        if given:
+            monkeypatch.setenv("UV_LINK_MODE", given)
+        ensure_uv(checkout)
+        assert os.environ["UV_LINK_MODE"] == expected

@@ -4,11 +4,12 @@
     python -m scripts.benchmark_pipeline --cache-variants [--output docs/benchmark-cache.md]
     python -m scripts.benchmark_pipeline --executors ROUNDS [--output docs/benchmark-executors.md]
 
-`--cache-variants` instead compares, per job and in one run, what each job caches: its environment (`.venv`, the
-components' default), uv's download cache (`.cache/uv`), or nothing; each variant primed once, then run warm. Each
-job's overhead counts a GitLab runner's cache transport (scripts/cache_transport.py: the zip archive of the job's
-cache paths, made after the job when they changed, extracted before it), in place of gitlab-ci-local's directory
-copy. It also times, in the stand-in `python:X.Y-slim` image, the ways a job can get uv when the image has none.
+`--cache-variants` instead compares, per job and in one run, what each job caches through the components' `cache`
+input: nothing (the default), its environment (`.venv`), or uv's download cache (`.cache/uv`); each variant primed
+once, then run warm. Each job's overhead counts a GitLab runner's cache transport (scripts/cache_transport.py: the
+zip archive of the job's cache paths, made after the job when they changed, extracted before it), in place of
+gitlab-ci-local's directory copy. With the docker executor it also times the ways a job can have uv: the default
+image with uv in it, the uv binary in the job's cache, and `pip install uv` in an image without it.
 
 `--executors ROUNDS` instead runs the whole pipeline warm with the docker executor (each job in its image, as a
 GitLab runner's docker executor runs it) and with the shell executor, alternating, and prints each round's wall
@@ -20,9 +21,10 @@ alone (`--concurrency 1`, as on a runner of its own):
 
 1. cold: the repository's own `.gitlab-ci.yml` with empty job caches (and no inherited UV_CACHE_DIR);
 2. warm (twice, before and after the baseline; per job the faster counts): the same pipeline again, starting from
-   the caches the previous run saved (as a runner keeps them);
+   the caches the previous run saved (as a runner keeps them; the components cache nothing by default);
 3. pip baseline: the same tools on example/, each job creating a venv and running `pip install` of the project's
-   requirements with no cache (`PIP_NO_CACHE_DIR=1`), as the old single-file template did.
+   requirements with no cache (`PIP_NO_CACHE_DIR=1`), as the old single-file template did;
+4. the `cache` input keeping each job's `.venv` (`variant_pipeline(..., "venv")`), primed once, then run warm.
 
 Then the pipeline as it normally runs locally, every job of a stage at once, cold and warm, for its wall time (and
 the overhead share when the jobs compete for the same cores).
@@ -54,7 +56,7 @@ import yaml
 
 from scripts import cache_transport
 from scripts.cache_transport import Transport
-from scripts.containers import DOCKER, default_engine, stopped_after, template_default
+from scripts.containers import DOCKER, default_engine, default_image, stopped_after, template_default, uv_binaries
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
 from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
 from scripts.validate import as_map, is_list
@@ -283,35 +285,49 @@ def report(
 
 # --- what each job caches: the environment, uv's cache, or nothing ----------------------------------------
 
-CACHED_JOBS = ("mypy", "pyright", "pytest")  # the components that cache their .venv (ruff caches only its wheel)
+CACHED_JOBS = ("mypy", "pyright", "pytest")  # the components with an environment of the project's (`.venv`)
 COMPARED_COMPONENTS = ("ruff", *CACHED_JOBS)
 CACHE_VARIANTS = {
-    "venv": "the job's .venv (default)",
+    "none": "nothing (the components' default)",
+    "venv": "the job's .venv (mypy, pyright, pytest)",
     "uv": "uv's cache (.cache/uv), a fresh .venv each job",
-    "none": "nothing",
 }
+
+
+def variant_cache(variant: str, component: str, project_dir: str) -> list[dict[str, Any]] | None:
+    """The `cache` input that `variant` gives `component` (as README.md gives it), or None: the default, nothing.
+    The `.venv` is keyed on the job and the project's two requirements files (the reference service has no lock)."""
+    if variant == "uv":
+        return [{"key": "$CI_JOB_NAME_SLUG", "paths": [".cache/uv"], "when": "always"}]
+    if variant == "venv" and component in CACHED_JOBS:
+        files = [f"{project_dir}/requirements.txt", f"{project_dir}/requirements-dev.txt"]
+        key = {"files": files, "prefix": "$CI_JOB_NAME_SLUG"}
+        return [{"key": key, "paths": [f"{project_dir}/.venv"], "when": "always"}]
+    return None
+
+
+def compared(variant: str, job: str) -> bool:
+    """Whether `job` (a job name, `pytest: [3.11]` for a matrix entry) caches something of its own in `variant`."""
+    return variant != "venv" or job.partition(":")[0] in CACHED_JOBS
 
 
 def variant_pipeline(base: str, variant: str) -> str:
     """`base` (the repository's .gitlab-ci.yml) cut to the compared components (`COMPARED_COMPONENTS`: their
-    includes, nothing else), each cached job's `cache:` replaced for `variant`: a job defined again in the
-    including file is merged over the included one, its keys winning (GitLab docs, "include": "Override included
-    configuration values")."""
+    includes, nothing else), each given the `cache` input of `variant` (`variant_cache`)."""
     config = as_map(yaml.safe_load(base))
     includes = config.get("include")
-    kept: list[Any] = [
-        entry
-        for entry in (includes if is_list(includes) else [])
-        if re.search(r"/(?:" + "|".join(COMPARED_COMPONENTS) + r")@", str(as_map(entry).get("component", "")))
-    ]
+    kept: list[Any] = []
+    for entry in includes if is_list(includes) else []:
+        found = re.search(r"/([a-z-]+)@", str(as_map(entry).get("component", "")))
+        if found is None or found.group(1) not in COMPARED_COMPONENTS:
+            continue
+        inputs = dict(as_map(as_map(entry).get("inputs")))
+        cache = variant_cache(variant, found.group(1), str(inputs.get("project_dir", ".")))
+        if cache is not None:
+            inputs["cache"] = cache
+        kept.append({**as_map(entry), "inputs": inputs})
     out: dict[str, Any] = {key: config[key] for key in ("stages", "variables", "workflow") if key in config}
     out["include"] = kept
-    for job in CACHED_JOBS:
-        if variant == "none":
-            out[job] = {"cache": []}
-        elif variant == "uv":
-            cache = {"key": f"python-ci-uv-{job}-py$PYTHON_VERSION", "paths": [".cache/uv"], "when": "always"}
-            out[job] = {"cache": [cache]}
     header = f"# benchmark variant: cache {CACHE_VARIANTS[variant]}\n"
     text: str = yaml.safe_dump(out, sort_keys=False)  # pyright: ignore[reportUnknownMemberType]
     return header + text
@@ -373,7 +389,7 @@ def variants_report(results: dict[str, tuple[PipelineResult, dict[str, RunnerJob
     for job in names:
         for variant, (_, jobs) in results.items():
             row = jobs.get(job)
-            if row is None:
+            if row is None or not compared(variant, job):
                 continue
             t = row.transport
             share = f"{100 * row.overhead / row.total:.0f}%" if row.total else "-"
@@ -385,7 +401,7 @@ def variants_report(results: dict[str, tuple[PipelineResult, dict[str, RunnerJob
     lines += ["", "| cached | wall (s) | failed | overhead share, all jobs (target <= 25%) |", "|---|---:|---|---:|"]
     for variant, (run, jobs) in results.items():
         failed = ", ".join(j.name for j in run.jobs if j.status == "FAIL") or "none"
-        overall = overhead_share(j.phases for j in jobs.values())
+        overall = overhead_share(j.phases for name, j in jobs.items() if compared(variant, name))
         lines.append(
             f"| {variant}: {CACHE_VARIANTS[variant]} | {run.wall_seconds:.1f} | {failed} | {100 * overall:.0f}% |"
         )
@@ -404,54 +420,39 @@ def _timed_docker(*args: str, env: dict[str, str]) -> float:
 
 
 def uv_install_report(python: str = "3.12", repeat: int = 3) -> list[str]:
-    """Median seconds per job for each way to have uv in `python:<python>-slim` (which has none), over an empty
-    container's start: `pip install uv` from the index (what the components do), the uv binary restored from the
-    job's cache (extracting its archive), or an image with uv in it (nothing per job; a bigger image to pull)."""
-    engine = default_engine()
-    env = engine.env()
+    """Median seconds per job, over an empty container's start, for each way a job can have uv, in one run: the
+    components' default image (Astral's, uv in it), the uv binary restored from the job's `cache:` (extracting
+    its archive) in an image without uv, and `pip install uv` from the index in `python:<python>-slim` (what the
+    jobs do when the image has no uv)."""
+    env = default_engine().env()
     uv_version = template_default("mypy", "uv_version")
-    image = f"python:{python}-slim"
     ca = ["-v", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro", "-e", f"PIP_CERT={HOST_CA_BUNDLE}"]
-    base = ["run", "--rm", "--network=host", *ca, image, "sh", "-c"]
-    empty = statistics.median(_timed_docker(*base, "true", env=env) for _ in range(repeat))
-    pip = statistics.median(
-        _timed_docker(*base, f"python3 -m pip install -q --root-user-action=ignore uv=={uv_version}", env=env) - empty
-        for _ in range(repeat)
-    )
-    lines = [
-        f"### uv in an image without it ({image}, uv {uv_version}; median of {repeat}, seconds per job)",
+    run = ["run", "--rm", "--network=host", *ca]
+
+    def per_job(image: str, script: str) -> float:
+        empty = statistics.median(_timed_docker(*run, image, "sh", "-c", "true", env=env) for _ in range(repeat))
+        took = statistics.median(_timed_docker(*run, image, "sh", "-c", script, env=env) for _ in range(repeat))
+        return max(took - empty, 0.0)
+
+    slim = f"python:{python}-slim"
+    default = default_image("mypy", python)
+    with tempfile.TemporaryDirectory(prefix="python-ci-uvbin-") as tmp:
+        folder = Path(tmp) / "bin"
+        shutil.copytree(uv_binaries(uv_version), folder)
+        moved = cache_transport.measure(folder)
+    pip = per_job(slim, f"python3 -m pip install -q --root-user-action=ignore uv=={uv_version}")
+    return [
+        f"### uv in the job (uv {uv_version}; median of {repeat}, seconds per job over an empty container's start)",
         "",
-        "| way | per job (s) | bytes moved per job | notes |",
+        "| way | per job (s) | moved per job | notes |",
         "|---|---:|---:|---|",
-        f"| `pip install uv` from the index | {pip:.1f} | download | what the components do when the image lacks uv |",
+        f"| the default image, `{default}` | {per_job(default, 'uv --version'):.2f} | 0 | uv is in the image "
+        "(pulled once per runner host, as any image) |",
+        f"| uv and uvx in the job's `cache:` | {moved.unzip_seconds:.2f} | {_mb(moved.archive_bytes)} MB "
+        "| extracting the archive (uploaded once) |",
+        f"| `pip install uv` in `{slim}` | {pip:.2f} | download | what a job does in an image without uv |",
+        "",
     ]
-    # The catalogue's own pinned uv (scripts/setup.sh) when none is on PATH.
-    bootstrap = ROOT / ".venv-bootstrap" / "bin" / "uv"
-    uv = shutil.which("uv") or (str(bootstrap) if bootstrap.is_file() else None)
-    if uv is not None:
-        with tempfile.TemporaryDirectory(prefix="python-ci-uvbin-") as tmp:
-            folder = Path(tmp) / "bin"
-            folder.mkdir()
-            shutil.copy2(uv, folder / "uv")
-            moved = cache_transport.measure(folder)
-        lines.append(
-            f"| uv binary in the job's `cache:` | {moved.unzip_seconds:.2f} | {_mb(moved.archive_bytes)} MB "
-            f"| extract only (uploaded once); the host's uv stands in for the pinned one |"
-        )
-        with tempfile.TemporaryDirectory(prefix="python-ci-uvimage-") as tmp:
-            shutil.copy2(uv, Path(tmp) / "uv")
-            tag = f"python-ci/benchmark-uv:{python}-slim"
-            (Path(tmp) / "Dockerfile").write_text(f"FROM {image}\nCOPY uv /usr/local/bin/uv\n", encoding="utf-8")
-            _timed_docker("build", "-q", "-t", tag, tmp, env={**env, "DOCKER_BUILDKIT": "0"})
-            size = (Path(tmp) / "uv").stat().st_size
-            with_uv = statistics.median(_timed_docker(*base[:-3], tag, "sh", "-c", "uv --version", env=env) - empty
-                                        for _ in range(repeat))  # fmt: skip
-            _timed_docker("rmi", tag, env=env)
-        lines.append(
-            f"| an image with uv (`COPY uv`) | {max(with_uv, 0.0):.2f} | 0 | one extra layer of {_mb(size)} MB, "
-            "pulled once per runner host |"
-        )
-    return [*lines, ""]
 
 
 def compare_cache_variants(base: Path, reports: Path, executor: tuple[Executor, str]) -> str:
@@ -590,7 +591,15 @@ def _main(argv: list[str] | None) -> int:
         warm = [_run("warm #1", base / "warm1", reports, cache=cache, concurrency=n, executor=executor)]
         pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n, executor=executor)
         warm.append(_run("warm #2", base / "warm2", reports, cache=cache, concurrency=n, executor=executor))
-        variants = [("warm: the components' `cache:` (each job's .venv)", warm)]
+        variants = [("warm: the components' defaults (nothing cached)", warm)]
+        # The opt-in: each type-check and test job keeping its .venv through the `cache` input.
+        kept = variant_pipeline((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8"), "venv")
+        venv_cache = base / "cache-venv"
+        _run("venv cache priming", base / "venv-prime", reports, cache=venv_cache, pipeline=kept, concurrency=n,
+             executor=executor)  # fmt: skip
+        venv = [_run("venv cache", base / "venv", reports, cache=venv_cache, pipeline=kept, concurrency=n,
+                     executor=executor)]  # fmt: skip
+        variants.append(("warm: the `cache` input keeping each job's .venv", venv))
         if args.runner_cache:
             # A runner that keeps UV_CACHE_DIR on a persistent volume: the components use it as it is.
             runner_env = {"UV_CACHE_DIR": str(base / "runner-uv-cache")}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from scripts import cache_transport
-from scripts.benchmark_pipeline import CACHED_JOBS, COMPARED_COMPONENTS, variant_pipeline
+from scripts.benchmark_pipeline import CACHED_JOBS, COMPARED_COMPONENTS, compared, variant_pipeline
 from scripts.localci import ROOT
 from scripts.validate import as_map
 
@@ -57,18 +58,26 @@ def test_imported_reads_gitlab_ci_local_copy_in_lines() -> None:
     }
 
 
-def test_cache_variants_keep_the_compared_components_and_override_their_cache() -> None:
+def test_cache_variants_keep_the_compared_components_and_set_their_cache_input() -> None:
     base = as_map(yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")))
     text = (ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")
-    venv, none, uv = (as_map(yaml.safe_load(variant_pipeline(text, v))) for v in ("venv", "none", "uv"))
-    for variant in (venv, none, uv):
-        names = sorted(str(as_map(e)["component"]).split("/")[-1].split("@")[0] for e in variant["include"])
-        assert names == sorted(COMPARED_COMPONENTS)
+    caches: dict[str, dict[str, Any]] = {}
+    for name in ("none", "venv", "uv"):
+        variant = as_map(yaml.safe_load(variant_pipeline(text, name)))
+        entries = {str(as_map(e)["component"]).split("/")[-1].split("@")[0]: as_map(e) for e in variant["include"]}
+        assert sorted(entries) == sorted(COMPARED_COMPONENTS)
         assert variant["stages"] == base["stages"]
         assert "validate-components" not in variant  # the catalogue's own jobs are not compared
+        # The inputs of the repository's pipeline stay.
+        assert {as_map(e["inputs"])["project_dir"] for e in entries.values()} == {"example"}
+        caches[name] = {component: as_map(e["inputs"]).get("cache") for component, e in entries.items()}
+    assert set(caches["none"].values()) == {None}  # the components' default
+    uv = [{"key": "$CI_JOB_NAME_SLUG", "paths": [".cache/uv"], "when": "always"}]
+    assert caches["uv"] == dict.fromkeys(COMPARED_COMPONENTS, uv)
+    assert caches["venv"]["ruff"] is None  # no environment of the project's: not compared (`compared`)
     for job in CACHED_JOBS:
-        assert job not in venv  # the components' own cache
-        assert none[job] == {"cache": []}
-        assert uv[job] == {
-            "cache": [{"key": f"python-ci-uv-{job}-py$PYTHON_VERSION", "paths": [".cache/uv"], "when": "always"}]
-        }
+        key = {"files": ["example/requirements.txt", "example/requirements-dev.txt"], "prefix": "$CI_JOB_NAME_SLUG"}
+        assert caches["venv"][job] == [{"key": key, "paths": ["example/.venv"], "when": "always"}]
+    assert not compared("venv", "ruff")
+    assert compared("venv", "pytest: [3.11]")
+    assert compared("none", "ruff")

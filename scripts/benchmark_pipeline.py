@@ -58,7 +58,7 @@ from scripts import cache_transport
 from scripts.cache_transport import Transport
 from scripts.containers import DOCKER, default_engine, default_image, stopped_after, template_default, uv_binaries
 from scripts.localci import HOST_CA_BUNDLE, ROOT, Executor
-from scripts.pipeline import PipelineResult, choose_executor, run_local_pipeline
+from scripts.pipeline import NO_CONTAINERS_VARIABLE, PipelineResult, choose_executor, run_local_pipeline
 from scripts.validate import as_map, is_list
 
 # Lines that installers print (uv, pip, the components' own "python-ci environment: <lock> -> <installer>" line).
@@ -72,6 +72,9 @@ _INSTALL_LINE = re.compile(
 # including installs run with --quiet that print nothing.
 _TOOL_START = re.compile(r"^(?:(?:mypy|pyright|ruff) \d+\.\d+|python-ci(?: pytest)?: pytest on )")
 COMPARED = ("ruff", "mypy", "pyright", "pytest: [3.11]")
+# The per-job runs of the whole pipeline: its helper services (dependency-audit asks the OSV stand-in), the image jobs
+# left out by their rules, as when no registry can run (they are measured by scripts/benchmark_image.py).
+PYTHON_JOBS_ONLY = {NO_CONTAINERS_VARIABLE: "the benchmark times the Python jobs"}
 OVERHEAD_TARGET = 0.25
 SPEEDUP_TARGET = 10.0
 
@@ -176,6 +179,7 @@ def _run(
     concurrency: int = 0,
     executor: tuple[Executor, str] | str = "auto",
     with_services: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> PipelineResult:
     print(f"benchmark: {label} run ...", file=sys.stderr, flush=True)
     limit = {"GCL_CONCURRENCY": str(concurrency)} if concurrency else {}  # gitlab-ci-local's --concurrency
@@ -189,6 +193,7 @@ def _run(
         echo=False,
         with_services=with_services,
         executor=executor,
+        variables=variables,
     )
     failed = [job.name for job in result.jobs if job.status == "FAIL"]
     print(f"benchmark: {label}: {result.wall_seconds:.1f} s, failed jobs: {failed or 'none'}", file=sys.stderr)
@@ -587,10 +592,41 @@ def _main(argv: list[str] | None) -> int:
         cache = base / "cache"
         reports = base / "reports"
         n = args.concurrency
-        cold = _run("cold", base / "cold", reports, cache=cache, concurrency=n, executor=executor)
-        warm = [_run("warm #1", base / "warm1", reports, cache=cache, concurrency=n, executor=executor)]
+        cold = _run(
+            "cold",
+            base / "cold",
+            reports,
+            cache=cache,
+            concurrency=n,
+            executor=executor,
+            with_services=True,
+            variables=PYTHON_JOBS_ONLY,
+        )
+        warm = [
+            _run(
+                "warm #1",
+                base / "warm1",
+                reports,
+                cache=cache,
+                concurrency=n,
+                executor=executor,
+                with_services=True,
+                variables=PYTHON_JOBS_ONLY,
+            )
+        ]
         pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n, executor=executor)
-        warm.append(_run("warm #2", base / "warm2", reports, cache=cache, concurrency=n, executor=executor))
+        warm.append(
+            _run(
+                "warm #2",
+                base / "warm2",
+                reports,
+                cache=cache,
+                concurrency=n,
+                executor=executor,
+                with_services=True,
+                variables=PYTHON_JOBS_ONLY,
+            )
+        )
         variants = [("warm: the components' defaults (nothing cached)", warm)]
         # The opt-in: each type-check and test job keeping its .venv through the `cache` input.
         kept = variant_pipeline((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8"), "venv")
@@ -629,10 +665,32 @@ def _main(argv: list[str] | None) -> int:
             # The pipeline as it runs by default, every job of a stage at once: its own caches, from empty.
             together = base / "cache-parallel"
             parallel.append(
-                ("cold caches", _run("cold, all at once", base / "pcold", reports, cache=together, executor=executor))
+                (
+                    "cold caches",
+                    _run(
+                        "cold, all at once",
+                        base / "pcold",
+                        reports,
+                        cache=together,
+                        executor=executor,
+                        with_services=True,
+                        variables=PYTHON_JOBS_ONLY,
+                    ),
+                )
             )
             parallel.append(
-                ("warm caches", _run("warm, all at once", base / "pwarm", reports, cache=together, executor=executor))
+                (
+                    "warm caches",
+                    _run(
+                        "warm, all at once",
+                        base / "pwarm",
+                        reports,
+                        cache=together,
+                        executor=executor,
+                        with_services=True,
+                        variables=PYTHON_JOBS_ONLY,
+                    ),
+                )
             )
         load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
         table = report(cold, variants, pip, parallel, concurrency=n, load=load)

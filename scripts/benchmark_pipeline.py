@@ -592,41 +592,16 @@ def _main(argv: list[str] | None) -> int:
         cache = base / "cache"
         reports = base / "reports"
         n = args.concurrency
-        cold = _run(
-            "cold",
-            base / "cold",
-            reports,
-            cache=cache,
-            concurrency=n,
-            executor=executor,
-            with_services=True,
-            variables=PYTHON_JOBS_ONLY,
-        )
-        warm = [
-            _run(
-                "warm #1",
-                base / "warm1",
-                reports,
-                cache=cache,
-                concurrency=n,
-                executor=executor,
-                with_services=True,
-                variables=PYTHON_JOBS_ONLY,
-            )
-        ]
+
+        def whole(label: str, folder: str, cache: Path, concurrency: int = n, **env: str) -> PipelineResult:
+            """The repository's pipeline without its image jobs, its helper services started (`PYTHON_JOBS_ONLY`)."""
+            return _run(label, base / folder, reports, cache=cache, concurrency=concurrency, executor=executor,
+                        with_services=True, variables=PYTHON_JOBS_ONLY, env=env)  # fmt: skip
+
+        cold = whole("cold", "cold", cache)
+        warm = [whole("warm #1", "warm1", cache)]
         pip = _run("pip baseline", base / "pip", reports, pipeline=BASELINE, concurrency=n, executor=executor)
-        warm.append(
-            _run(
-                "warm #2",
-                base / "warm2",
-                reports,
-                cache=cache,
-                concurrency=n,
-                executor=executor,
-                with_services=True,
-                variables=PYTHON_JOBS_ONLY,
-            )
-        )
+        warm.append(whole("warm #2", "warm2", cache))
         variants = [("warm: the components' defaults (nothing cached)", warm)]
         # The opt-in: each type-check and test job keeping its .venv through the `cache` input.
         kept = variant_pipeline((ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8"), "venv")
@@ -638,60 +613,16 @@ def _main(argv: list[str] | None) -> int:
         variants.append(("warm: the `cache` input keeping each job's .venv", venv))
         if args.runner_cache:
             # A runner that keeps UV_CACHE_DIR on a persistent volume: the components use it as it is.
-            runner_env = {"UV_CACHE_DIR": str(base / "runner-uv-cache")}
-            _run(
-                "runner cache priming",
-                base / "prime",
-                reports,
-                cache=cache,
-                env=runner_env,
-                concurrency=n,
-                executor=executor,
-            )
-            runner = [
-                _run(
-                    "runner cache",
-                    base / "runner",
-                    reports,
-                    cache=cache,
-                    env=runner_env,
-                    concurrency=n,
-                    executor=executor,
-                )
-            ]
+            runner_cache = str(base / "runner-uv-cache")
+            whole("runner cache priming", "prime", cache, UV_CACHE_DIR=runner_cache)
+            runner = [whole("runner cache", "runner", cache, UV_CACHE_DIR=runner_cache)]
             variants.append(("warm: a runner-level UV_CACHE_DIR (kept whole)", runner))
         parallel: list[tuple[str, PipelineResult]] = []
         if n != 0:
             # The pipeline as it runs by default, every job of a stage at once: its own caches, from empty.
             together = base / "cache-parallel"
-            parallel.append(
-                (
-                    "cold caches",
-                    _run(
-                        "cold, all at once",
-                        base / "pcold",
-                        reports,
-                        cache=together,
-                        executor=executor,
-                        with_services=True,
-                        variables=PYTHON_JOBS_ONLY,
-                    ),
-                )
-            )
-            parallel.append(
-                (
-                    "warm caches",
-                    _run(
-                        "warm, all at once",
-                        base / "pwarm",
-                        reports,
-                        cache=together,
-                        executor=executor,
-                        with_services=True,
-                        variables=PYTHON_JOBS_ONLY,
-                    ),
-                )
-            )
+            parallel.append(("cold caches", whole("cold, all at once", "pcold", together, concurrency=0)))
+            parallel.append(("warm caches", whole("warm, all at once", "pwarm", together, concurrency=0)))
         load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
         table = report(cold, variants, pip, parallel, concurrency=n, load=load)
         print(table, flush=True)

@@ -3,12 +3,17 @@
 The repository's own pipeline on the reference service, end to end in containers (its 16 jobs, the local
 registry and the OSV stand-in started, the image build privileged as a privileged runner), with every component
 that keeps its default image checked to have started in it; then pytest and wheelhouse, which the self-test gives
-other images, in their defaults on a small project.
+other images, in their defaults on a small project; and ci-lint, which clones the catalogue it checks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import re
+import threading
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,8 @@ import pytest
 from scripts import containers
 from scripts import local_registry as infra
 from scripts.pipeline import PipelineResult, run_local_pipeline
-from tests.engine import ROOT, include, make_repo, run_pipeline
+from tests.catalog_release import CONSUMER_REMOTE, publish
+from tests.engine import ROOT, git, include, make_repo, run_pipeline
 
 _REASON = infra.missing_requirements()
 pytestmark = [
@@ -88,3 +94,37 @@ def test_pytest_and_wheelhouse_run_in_their_default_images(tmp_path: Path) -> No
     assert [p.name for p in (run.artifacts("wheelhouse") / "dist" / "wheelhouse").glob("*.tar.gz")] == [
         "wheelhouse.tar.gz"
     ]
+
+
+@contextlib.contextmanager
+def http_files(folder: Path) -> Generator[str]:
+    """`folder` served read-only over HTTP on 127.0.0.1 (a free port) for the block; yields the base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def test_ci_lint_runs_in_its_default_image(tmp_path: Path) -> None:
+    """ci-lint clones the catalogue it checks with: here the published one, over git's dumb HTTP on 127.0.0.1 (the
+    job container reaches the host's loopback; the tests' file:// remote is on the host's file system)."""
+    catalog = "platform/python-ci"
+    env = publish(tmp_path, catalog, ["1.0.0", "1.1.0"])
+    git(tmp_path / "remote" / f"{catalog}.git", "update-server-info")  # the files a dumb-HTTP clone reads
+    with http_files(tmp_path / "remote") as base:
+        inputs = f"      catalog_path: {catalog}\n      catalog_url: {base}/{catalog}.git\n"
+        ci = f"include:\n  - component: $CI_SERVER_FQDN/{catalog}/ci-lint@1.1\n    inputs:\n{inputs}"
+        ci += f"  - component: $CI_SERVER_FQDN/{catalog}/ruff@1.1\n"
+        repo = make_repo(tmp_path / "service", ci_yaml=ci, files={"pkg/__init__.py": ""}, with_templates=False,
+                         remote=CONSUMER_REMOTE)  # fmt: skip
+        run = run_pipeline(repo, "ci-lint", env=env, executor="docker")
+    assert run.statuses == {"ci-lint": "PASS"}, run.output[-4000:]
+    assert started_images(run.output.splitlines()) == {"ci-lint": containers.default_image("ci-lint", "3.12")}
+    log = run.log("ci-lint")
+    assert "python-ci ci-lint: catalogue @1.1 -> 1.1.0" in log
+    assert "the image has no uv" not in log

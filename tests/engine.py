@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from scripts import containers
+import pytest
+
+from scripts import containers, local_registry
 from scripts.localci import (
     CATALOG_PATH,
     CATALOG_REMOTE,
@@ -44,6 +46,7 @@ __all__ = [
     "ROOT",
     "SHARED_UV_CACHE",
     "PipelineRun",
+    "container_marks",
     "docker_unavailable",
     "engine_env",
     "git",
@@ -67,6 +70,14 @@ def shared_cache_env() -> dict[str, str]:
     """Environment for `run_pipeline` that points every job at the tests' shared uv cache."""
     SHARED_UV_CACHE.mkdir(parents=True, exist_ok=True)
     return {"UV_CACHE_DIR": str(SHARED_UV_CACHE)}
+
+
+def container_marks() -> list[pytest.MarkDecorator]:
+    """The marks of a module whose jobs run in containers with the image tools at hand (`docker`, `container`,
+    `engine`), skipped, saying why, where the local registry's requirements are missing (not root, no buildah)."""
+    reason = local_registry.missing_requirements()
+    skip = pytest.mark.skipif(reason is not None, reason=f"container tests: {reason}")
+    return [pytest.mark.docker, pytest.mark.container, pytest.mark.engine, skip]
 
 
 def venv_cache(project_dir: str, lock: str) -> list[dict[str, object]]:

@@ -19,18 +19,11 @@ from pathlib import Path
 import pytest
 
 from scripts import containers
-from scripts import local_registry as infra
 from scripts.pipeline import PipelineResult, run_local_pipeline
 from tests.catalog_release import CONSUMER_REMOTE, publish
-from tests.engine import ROOT, git, include, make_repo, run_pipeline
+from tests.engine import ROOT, container_marks, git, include, make_repo, run_pipeline
 
-_REASON = infra.missing_requirements()
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.container,
-    pytest.mark.engine,
-    pytest.mark.skipif(_REASON is not None, reason=f"container tests: {_REASON}"),
-]
+pytestmark = container_marks()
 _STARTING = re.compile(r"^(?P<job>\S.*?) starting (?P<image>\S+) \(")
 # The components whose include in .gitlab-ci.yml leaves `image` to its default (with python_version 3.11).
 DEFAULT_IMAGE_JOBS = ("version", "ruff", "mypy", "pyright", "sbom", "dependency-audit", "hadolint", "sast")

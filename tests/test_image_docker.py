@@ -11,15 +11,9 @@ import pytest
 
 from scripts import containers
 from scripts import local_registry as infra
-from tests.engine import include, make_repo, run_pipeline
+from tests.engine import container_marks, include, make_repo, run_pipeline
 
-_REASON = infra.missing_requirements()
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.container,
-    pytest.mark.engine,
-    pytest.mark.skipif(_REASON is not None, reason=f"container tests: {_REASON}"),
-]
+pytestmark = container_marks()
 
 FILES = {"Dockerfile": "FROM scratch\nCOPY hello.txt /hello.txt\n", "hello.txt": "hello\n"}
 # Hosts the GitLab variables would name; set on purpose, so gitlab-ci-local's WARN about them is silenced.

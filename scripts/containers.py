@@ -341,13 +341,20 @@ def template_default(template: str, name: str) -> str:
     return match.group(1).strip("'\"").replace("${PYTHON_CI_IMAGE_PREFIX}", "")
 
 
-def default_image(template: str, python: str) -> str:
-    """The image a component's job starts in by default for Python `python` (e.g. `3.12`): its `image` input's
-    default with the job variables it names expanded (`${PYTHON_VERSION}`, `${PYCI_UV_VERSION}` = `uv_version`)."""
-    image = template_default(template, "image").replace("${PYTHON_VERSION}", python)
-    if "${PYCI_UV_VERSION}" in image:
-        image = image.replace("${PYCI_UV_VERSION}", template_default(template, "uv_version"))
+def expand_image(image: str, python: str, uv: str) -> str:
+    """An `image:` as a runner without a mirror starts it: `${PYTHON_CI_IMAGE_PREFIX}` unset, the job variables
+    `${PYTHON_VERSION}` = `python` (e.g. `3.12`) and `${PYCI_UV_VERSION}` = `uv` (the `uv_version` input)."""
+    for variable, value in (("PYTHON_CI_IMAGE_PREFIX", ""), ("PYTHON_VERSION", python), ("PYCI_UV_VERSION", uv)):
+        image = image.replace(f"${{{variable}}}", value)
     return image
+
+
+def default_image(template: str, python: str) -> str:
+    """The image a component's job starts in by default for Python `python` (`expand_image` of its `image` input's
+    default; `uv_version` is read only from a template whose image names it)."""
+    image = template_default(template, "image")
+    uv = template_default(template, "uv_version") if "${PYCI_UV_VERSION}" in image else ""
+    return expand_image(image, python, uv)
 
 
 def uv_image(uv: str, python: str, *, slim: bool = True) -> str:
@@ -415,14 +422,14 @@ def image_specs(versions: Sequence[str] = PYTHON_VERSIONS) -> tuple[list[ImageSp
             skipped.append(f"python:{version}: no pyenv build under {PYENV_VERSIONS}, image not made")
             continue
         steps = _python_steps(version, build.name)
-        specs.append(ImageSpec((f"python:{version}-slim", f"python:{version}-slim-{SUITE}"), slim, build, steps))
-        specs.append(ImageSpec((f"python:{version}", f"python:{version}-{SUITE}"), full, build, steps))
+        slim_image = ImageSpec((f"python:{version}-slim", f"python:{version}-slim-{SUITE}"), slim, build, steps)
+        full_image = ImageSpec((f"python:{version}", f"python:{version}-{SUITE}"), full, build, steps)
+        specs += [slim_image, full_image]
         # Astral's derived images: FROM the python image, uv and uvx in /usr/local/bin, the tool bin dir there.
         with_uv = ("ENV UV_TOOL_BIN_DIR=/usr/local/bin", 'CMD ["/usr/local/bin/uv"]')
-        python_images = specs[-2:]
-        for python_image in python_images:
-            tag = uv_image(uv, version, slim=python_image.rootfs == slim)
-            specs.append(ImageSpec((tag,), python_image.rootfs, steps=with_uv, uv=uv, base=python_image))
+        for base, is_slim in ((slim_image, True), (full_image, False)):
+            tag = uv_image(uv, version, slim=is_slim)
+            specs.append(ImageSpec((tag,), base.rootfs, steps=with_uv, uv=uv, base=base))
     specs.append(
         ImageSpec(
             (template_default("image-build", "image"),),

@@ -88,9 +88,7 @@ def test_every_image_a_component_or_the_self_test_names_has_a_stand_in() -> None
     templates = [p.stem for p in (ROOT / "templates").glob("*.yml") if p.stem != "python-service"]
     wanted = {containers.default_image(name, v) for name in templates for v in containers.PYTHON_VERSIONS}
     uv = containers.template_default("mypy", "uv_version")
-    for named in _pipeline_images():
-        image = named.replace("${PYTHON_CI_IMAGE_PREFIX}", "").replace("${PYCI_UV_VERSION}", uv)
-        wanted |= {image.replace("${PYTHON_VERSION}", v) for v in containers.PYTHON_VERSIONS}
+    wanted |= {containers.expand_image(i, v, uv) for i in _pipeline_images() for v in containers.PYTHON_VERSIONS}
     assert "astral/uv:" + uv + "-python3.11-trixie-slim" in wanted
     assert not wanted - tags
 

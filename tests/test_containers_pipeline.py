@@ -25,8 +25,10 @@ from tests.engine import ROOT, container_marks, git, include, make_repo, run_pip
 
 pytestmark = container_marks()
 _STARTING = re.compile(r"^(?P<job>\S.*?) starting (?P<image>\S+) \(")
-# The components whose include in .gitlab-ci.yml leaves `image` to its default (with python_version 3.11).
-DEFAULT_IMAGE_JOBS = ("version", "ruff", "mypy", "pyright", "sbom", "dependency-audit", "hadolint", "sast")
+# The components whose include in .gitlab-ci.yml leaves `image` to its default (with python_version 3.11): those
+# that install with uv, and the others.
+UV_JOBS = ("ruff", "mypy", "pyright", "sbom", "dependency-audit", "hadolint", "sast")
+DEFAULT_IMAGE_JOBS = (*UV_JOBS, "version", "image-build", "image-push")
 
 
 def started_images(lines: list[str]) -> dict[str, str]:
@@ -52,15 +54,13 @@ def test_each_component_left_to_its_default_image_started_in_it(pipeline: Pipeli
     images = started_images([line for _, line in pipeline.timeline])
     for job in DEFAULT_IMAGE_JOBS:
         assert images[job] == containers.default_image(job, "3.11"), job
-    for job in ("image-build", "image-push"):
-        assert images[job] == containers.default_image(job, "3.11"), job
     # The tests of the service need git: the self-test gives pytest the full image with uv.
     assert images["pytest: [3.12]"] == containers.uv_image(
         containers.template_default("pytest", "uv_version"), "3.12", slim=False
     )
     # The Python jobs' images have uv: none of them installed it.
     folders = {job.name: job.folder for job in pipeline.jobs}
-    for job in (*DEFAULT_IMAGE_JOBS[1:], "pytest: [3.11]", "pytest: [3.12]"):
+    for job in (*UV_JOBS, "pytest: [3.11]", "pytest: [3.12]"):
         log = folders[job]
         assert log is not None, job
         assert "the image has no uv" not in (log / "job.log").read_text(encoding="utf-8"), job
